@@ -1,0 +1,200 @@
+// The engine: one device, its kernel sources, a pipeline cache, a buffer pool, and the command
+// encoder into which ops record their dispatches. Nothing waits for the GPU until a readback.
+import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { requestDevice, type AdapterReport } from './device.js';
+import { loadKernelSources } from './kernel-source.js';
+import type { Params } from './params.js';
+
+const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter
+const PARAM_SLOTS = 4096; // a batch holds at most this many dispatches before it is submitted
+
+export interface DispatchSpec {
+  kernel: string;
+  entry?: string;
+  /** pipeline-overridable constants: the specialization a pipeline is cached by */
+  constants?: Record<string, number>;
+  params?: Params;
+  /** storage buffers bound at 1, 2, ... in order (binding 0 is the params uniform, when given) */
+  buffers: GPUBuffer[];
+  /** total workgroups; folded into a 2-D grid when above maxComputeWorkgroupsPerDimension */
+  workgroups: number;
+}
+
+export interface EngineStats extends PoolStats {
+  pipelines: number;
+  dispatches: number;
+  submits: number;
+}
+
+export class Engine {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterReport;
+  readonly #sources: Map<string, string>;
+  readonly #modules = new Map<string, GPUShaderModule>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly pool: BufferPool;
+  readonly #readPool: BufferPool;
+  readonly #paramBuffer: GPUBuffer;
+  readonly #paramBytes = new Uint8Array(PARAM_SLOT * PARAM_SLOTS);
+  #paramSlots = 0;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #dispatches = 0;
+  #submits = 0;
+  #error: string | null = null;
+
+  private constructor(device: GPUDevice, adapter: AdapterReport, sources: Map<string, string>) {
+    this.device = device;
+    this.adapter = adapter;
+    this.#sources = sources;
+    const U = GPUBufferUsage;
+    this.pool = new BufferPool(device, U.STORAGE | U.COPY_SRC | U.COPY_DST);
+    this.#readPool = new BufferPool(device, U.MAP_READ | U.COPY_DST);
+    this.#paramBuffer = device.createBuffer({ size: this.#paramBytes.byteLength, usage: U.UNIFORM | U.COPY_DST });
+    device.addEventListener('uncapturederror', (ev) => {
+      this.#error ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  static async create(): Promise<Engine> {
+    const [{ device, adapter }, sources] = await Promise.all([requestDevice(), loadKernelSources()]);
+    return new Engine(device, adapter, sources);
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  /** The largest workgroup size up to `preferred` that this adapter allows in one dimension. */
+  workgroupSize(preferred: number): number {
+    const l = this.device.limits;
+    return Math.min(preferred, l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
+  }
+
+  pipeline(kernel: string, entry = 'main', constants: Record<string, number> = {}): GPUComputePipeline {
+    const names = Object.keys(constants).sort();
+    const key = `${kernel}:${entry}:${names.map((n) => `${n}=${constants[n]}`).join(',')}`;
+    let p = this.#pipelines.get(key);
+    if (p) return p;
+    let module = this.#modules.get(kernel);
+    if (!module) {
+      const code = this.#sources.get(kernel);
+      if (code === undefined) throw new Error(`unknown kernel "${kernel}" (no kernels/${kernel}.wgsl)`);
+      module = this.device.createShaderModule({ code, label: kernel });
+      this.#modules.set(kernel, module);
+    }
+    p = this.device.createComputePipeline({
+      layout: 'auto',
+      label: key,
+      compute: { module, entryPoint: entry, constants },
+    });
+    this.#pipelines.set(key, p);
+    return p;
+  }
+
+  /** Records one dispatch into the current batch. */
+  dispatch(spec: DispatchSpec): void {
+    if (spec.workgroups === 0) return;
+    if (this.#paramSlots === PARAM_SLOTS) this.flush();
+    const pipeline = this.pipeline(spec.kernel, spec.entry, spec.constants);
+    const entries: GPUBindGroupEntry[] = [];
+    if (spec.params) {
+      const bytes = spec.params.bytes();
+      const offset = this.#paramSlots++ * PARAM_SLOT;
+      this.#paramBytes.set(bytes, offset);
+      entries.push({ binding: 0, resource: { buffer: this.#paramBuffer, offset, size: bytes.byteLength } });
+    }
+    spec.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.#computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const x = Math.min(spec.workgroups, maxX);
+    const y = Math.ceil(spec.workgroups / x);
+    if (y > maxX) throw new Error(`${spec.kernel}: ${spec.workgroups} workgroups exceed the adapter's grid`);
+    pass.dispatchWorkgroups(x, y);
+    this.#dispatches++;
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#pass ??= this.#encoder.beginComputePass();
+    return this.#pass;
+  }
+
+  #commandEncoder(): GPUCommandEncoder {
+    this.#pass?.end();
+    this.#pass = null;
+    this.#encoder ??= this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.#commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far (and the params it reads). Returns at once. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.#pass?.end();
+    this.#pass = null;
+    if (this.#paramSlots > 0) {
+      this.device.queue.writeBuffer(this.#paramBuffer, 0, this.#paramBytes, 0, this.#paramSlots * PARAM_SLOT);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#paramSlots = 0;
+    this.#submits++;
+    this.#throwIfFailed();
+  }
+
+  /** Writes host data into a buffer, after the work already recorded (which may still read it). */
+  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.flush();
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies `bytes` from a storage buffer back to the host once all recorded work has run. */
+  async read(buffer: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.#readPool.acquire(size, 'readback');
+    this.copy(buffer, byteOffset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.#throwIfFailed();
+      throw e;
+    }
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.#readPool.release(staging);
+    this.#throwIfFailed();
+    return out;
+  }
+
+  /** Waits until the GPU has finished everything submitted (for timing). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#throwIfFailed();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#error === null) return;
+    const msg = this.#error;
+    this.#error = null;
+    throw new Error(`WebGPU error: ${msg}`);
+  }
+
+  get stats(): EngineStats {
+    return { ...this.pool.stats, pipelines: this.#pipelines.size, dispatches: this.#dispatches, submits: this.#submits };
+  }
+
+  destroy(): void {
+    this.pool.trim();
+    this.#readPool.trim();
+    this.device.destroy();
+  }
+}

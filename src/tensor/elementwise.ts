@@ -1,0 +1,100 @@
+// Elementwise ops: unary functions and binary ops with NumPy broadcasting (kernels/unary.wgsl,
+// kernels/binary.wgsl). The op is a pipeline specialization constant, so each op is its own pipeline.
+import { Params } from '../gpu/params.js';
+import { full } from './creation.js';
+import { launchPerItem } from './launch.js';
+import { getEngine } from './runtime.js';
+import { broadcastShapes, broadcastStrides, sameShape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+// Op codes, in step with the tables in the kernels' header comments.
+export const UNARY_OPS = {
+  neg: 0, abs: 1, exp: 2, log: 3, sqrt: 4, rsqrt: 5, tanh: 6, sigmoid: 7, relu: 8, sin: 9,
+  cos: 10, square: 11, reciprocal: 12, sign: 13, floor: 14, ceil: 15, affine: 16, powScalar: 17,
+  clamp: 18, round: 19,
+} as const;
+export type UnaryOp = keyof typeof UNARY_OPS;
+
+export const BINARY_OPS = {
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, eq: 7, ne: 8, lt: 9, le: 10,
+  gt: 11, ge: 12,
+} as const;
+export type BinaryOp = keyof typeof BINARY_OPS;
+
+export function requireF32(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) if (t.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got ${t.dtype} ${t}`);
+}
+
+export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+  requireF32(op, x);
+  const xb = x.buffer(op);
+  const y = Tensor.empty(x.shape, 'f32', op);
+  launchPerItem(getEngine(), 'unary', 'main', y.size, new Params().u32(y.size).f32(p0, p1), [xb, y.buffer(op)], {
+    OP: UNARY_OPS[op],
+  });
+  return y;
+}
+
+export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: needs at least one tensor`);
+  const ta = typeof a === 'number' ? full([], a) : a;
+  const tb = typeof b === 'number' ? full([], b) : b;
+  try {
+    requireF32(op, ta, tb);
+    const ab = ta.buffer(op);
+    const bb = tb.buffer(op);
+    const shape = broadcastShapes(op, ta.shape, tb.shape);
+    const y = Tensor.empty(shape, 'f32', op);
+    const same = sameShape(ta.shape, tb.shape);
+    const params = new Params().u32(y.size, shape.length, 0, 0);
+    if (!same) params.dims(shape).dims(broadcastStrides(ta.shape, shape)).dims(broadcastStrides(tb.shape, shape));
+    launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', y.size, params, [ab, bb, y.buffer(op)], {
+      OP: BINARY_OPS[op],
+    });
+    return y;
+  } finally {
+    if (ta !== a) ta.dispose();
+    if (tb !== b) tb.dispose();
+  }
+}
+
+type Operand = Tensor | number;
+export const add = (a: Operand, b: Operand): Tensor =>
+  typeof b === 'number' && a instanceof Tensor ? unary('affine', a, 1, b) : binary('add', a, b);
+export const sub = (a: Operand, b: Operand): Tensor =>
+  typeof b === 'number' && a instanceof Tensor ? unary('affine', a, 1, -b) : binary('sub', a, b);
+export const mul = (a: Operand, b: Operand): Tensor =>
+  typeof b === 'number' && a instanceof Tensor ? unary('affine', a, b, 0) : binary('mul', a, b);
+export const div = (a: Operand, b: Operand): Tensor => binary('div', a, b);
+export const pow = (a: Operand, b: Operand): Tensor =>
+  typeof b === 'number' && a instanceof Tensor ? unary('powScalar', a, b) : binary('pow', a, b);
+export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', a, b);
+export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, b);
+export const eq = (a: Operand, b: Operand): Tensor => binary('eq', a, b);
+export const ne = (a: Operand, b: Operand): Tensor => binary('ne', a, b);
+export const lt = (a: Operand, b: Operand): Tensor => binary('lt', a, b);
+export const le = (a: Operand, b: Operand): Tensor => binary('le', a, b);
+export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
+export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);
+
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+export const log = (x: Tensor): Tensor => unary('log', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sin = (x: Tensor): Tensor => unary('sin', x);
+export const cos = (x: Tensor): Tensor => unary('cos', x);
+export const square = (x: Tensor): Tensor => unary('square', x);
+export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x);
+export const sign = (x: Tensor): Tensor => unary('sign', x);
+export const floor = (x: Tensor): Tensor => unary('floor', x);
+export const ceil = (x: Tensor): Tensor => unary('ceil', x);
+export const round = (x: Tensor): Tensor => unary('round', x);
+export const clamp = (x: Tensor, min: number, max: number): Tensor => {
+  if (!(min <= max)) throw new Error(`clamp: min ${min} is above max ${max}`);
+  return unary('clamp', x, min, max);
+};

@@ -1,0 +1,62 @@
+// Batched matmul with either operand transposed (kernels/matmul.wgsl), with torch.matmul's shape
+// rules: 1-D operands gain (and lose) a unit axis, batch axes broadcast.
+import { Params } from '../gpu/params.js';
+import { requireF32 } from './elementwise.js';
+import { getEngine } from './runtime.js';
+import { broadcastShapes, broadcastStrides, numel, shapeString } from './shape.js';
+import { Tensor } from './tensor.js';
+
+export interface MatmulOptions {
+  /** use aᵀ (swap a's last two axes) */
+  transA?: boolean;
+  /** use bᵀ */
+  transB?: boolean;
+  /** kernel version (see kernels/matmul.wgsl); the fastest measured one by default */
+  version?: 'v1' | 'v2';
+}
+
+const TILE = { v1: 16, v2: 32 } as const;
+
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  requireF32(op, a, b);
+  const { transA = false, transB = false, version = 'v2' } = opts;
+  if (a.rank === 0 || b.rank === 0) throw new Error(`${op}: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  // torch.matmul: a 1-D a is a row vector [1, K], a 1-D b a column vector [K, 1]; the unit axis is dropped after.
+  const aShape = a.rank === 1 ? [1, a.shape[0]!] : [...a.shape];
+  const bShape = b.rank === 1 ? [b.shape[0]!, 1] : [...b.shape];
+  const [m, ka] = transA ? [aShape.at(-1)!, aShape.at(-2)!] : [aShape.at(-2)!, aShape.at(-1)!];
+  const [kb, n] = transB ? [bShape.at(-1)!, bShape.at(-2)!] : [bShape.at(-2)!, bShape.at(-1)!];
+  if (ka !== kb) {
+    throw new Error(
+      `${op}: inner dimensions differ: ${shapeString(a.shape)}${transA ? 'ᵀ' : ''} · ${shapeString(b.shape)}${transB ? 'ᵀ' : ''} (${ka} vs ${kb})`,
+    );
+  }
+  const aBatch = aShape.slice(0, -2);
+  const bBatch = bShape.slice(0, -2);
+  const batchShape = broadcastShapes(op, aBatch, bBatch);
+  const outShape = [...batchShape, ...(a.rank === 1 ? [] : [m]), ...(b.rank === 1 ? [] : [n])];
+  const ab = a.buffer(op);
+  const bb = b.buffer(op);
+  const c = Tensor.empty(outShape, 'f32', op);
+  const batch = numel(batchShape);
+  if (c.size === 0) return c;
+  // Batch strides in f32 elements: broadcastStrides counts whole matrices (0 along broadcast axes).
+  const matrixStrides = (shape: number[], lead: number[]) =>
+    broadcastStrides(lead, batchShape).map((s) => s * shape.at(-1)! * shape.at(-2)!);
+  const aStrides = matrixStrides(aShape, aBatch);
+  const bStrides = matrixStrides(bShape, bBatch);
+  const params = new Params()
+    .u32(m, n, ka, batch, batchShape.length, 0, 0, 0)
+    .dims(batchShape)
+    .dims(aStrides)
+    .dims(bStrides);
+  const tile = TILE[version];
+  getEngine().dispatch({
+    kernel: 'matmul', entry: version,
+    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0 },
+    params, buffers: [ab, bb, c.buffer(op)],
+    workgroups: Math.ceil(m / tile) * Math.ceil(n / tile) * batch,
+  });
+  return c;
+}

@@ -1,0 +1,106 @@
+// Tensors: a shape, a dtype and a reference-counted GPU storage. Tensors are contiguous, row-major;
+// reshape shares storage, every other op writes a new buffer. GPU memory is owned explicitly:
+// dispose() a tensor, or create it inside tidy() (scope.ts), which disposes what the scope leaves.
+import type { Engine } from '../gpu/engine.js';
+import { getEngine } from './runtime.js';
+import { trackInScope } from './scope.js';
+import { numel, shapeString } from './shape.js';
+
+export type DType = 'f32' | 'i32';
+
+/** A GPU buffer shared by tensors that view it (reshape); freed to the pool when the last lets go. */
+class Storage {
+  refs = 1;
+  constructor(
+    readonly engine: Engine,
+    readonly buffer: GPUBuffer,
+  ) {}
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  #storage: Storage | null;
+
+  private constructor(shape: readonly number[], dtype: DType, storage: Storage) {
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = numel(shape);
+    this.#storage = storage;
+    trackInScope(this);
+  }
+
+  /** A new tensor with fresh (uninitialized) storage; `op` names the op for error messages. */
+  static empty(shape: readonly number[], dtype: DType = 'f32', op = 'empty'): Tensor {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${shapeString(shape)}`);
+    }
+    const engine = getEngine();
+    const bytes = numel(shape) * 4;
+    const maxBinding = engine.limits.maxStorageBufferBindingSize;
+    if (bytes > maxBinding) {
+      throw new Error(
+        `${op}: a tensor of shape ${shapeString(shape)} needs ${bytes} bytes, above this adapter's ` +
+          `maxStorageBufferBindingSize of ${maxBinding} bytes`,
+      );
+    }
+    return new Tensor(shape, dtype, new Storage(engine, engine.pool.acquire(bytes, op)));
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.#storage === null;
+  }
+
+  /** The GPU buffer, for kernels; `op` names the op that asks, so a disposed tensor is reported by it. */
+  buffer(op: string): GPUBuffer {
+    if (!this.#storage) throw new Error(`${op}: tensor of shape ${shapeString(this.shape)} was disposed`);
+    return this.#storage.buffer;
+  }
+
+  /** A tensor of another shape over the same storage (no copy). */
+  view(shape: readonly number[], op = 'reshape'): Tensor {
+    const s = this.#storage;
+    if (!s) throw new Error(`${op}: tensor of shape ${shapeString(this.shape)} was disposed`);
+    if (numel(shape) !== this.size) {
+      throw new Error(`${op}: cannot view shape ${shapeString(this.shape)} as ${shapeString(shape)}`);
+    }
+    s.refs++;
+    return new Tensor(shape, this.dtype, s);
+  }
+
+  dispose(): void {
+    const s = this.#storage;
+    if (!s) return;
+    this.#storage = null;
+    if (--s.refs === 0) s.engine.pool.release(s.buffer);
+  }
+
+  /** Copies the values back to the host, after all work recorded so far. */
+  async toArray(): Promise<Float32Array | Int32Array> {
+    const s = this.#storage;
+    if (!s) throw new Error(`toArray: tensor of shape ${shapeString(this.shape)} was disposed`);
+    const bytes = await s.engine.read(s.buffer, 0, this.size * 4);
+    return this.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+  }
+
+  /** toArray() for f32 tensors, typed as such. */
+  async data(): Promise<Float32Array> {
+    if (this.dtype !== 'f32') throw new Error(`data: tensor is ${this.dtype}; use toArray()`);
+    return (await this.toArray()) as Float32Array;
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor of shape ${shapeString(this.shape)} has ${this.size} elements`);
+    return (await this.toArray())[0]!;
+  }
+
+  toString(): string {
+    return `Tensor(${shapeString(this.shape)}, ${this.dtype}${this.disposed ? ', disposed' : ''})`;
+  }
+}
