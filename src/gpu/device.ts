@@ -26,6 +26,7 @@ async function gpuEntryPoint(): Promise<GPU> {
   if (nav?.gpu) return nav.gpu;
   if (dawnGpu) return dawnGpu;
   if (typeof process === 'undefined' || !process.versions?.node) throw new Error(INSTALL_HINT);
+  process.env.XDG_RUNTIME_DIR ??= '/tmp'; // Mesa warns on every start without one
   const webgpu = await import('webgpu');
   Object.assign(globalThis, webgpu.globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
   dawnGpu = webgpu.create([]);

@@ -3,7 +3,7 @@
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { requestDevice, type AdapterReport } from './device.js';
 import { loadKernelSources } from './kernel-source.js';
-import type { Params } from './params.js';
+import { Params } from './params.js';
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter
 const PARAM_SLOTS = 4096; // a batch holds at most this many dispatches before it is submitted
@@ -42,6 +42,8 @@ export class Engine {
   #dispatches = 0;
   #submits = 0;
   #error: string | null = null;
+  /** Debug mode for tests: every buffer handed out by alloc() is first filled with a NaN pattern. */
+  poison = false;
 
   private constructor(device: GPUDevice, adapter: AdapterReport, sources: Map<string, string>) {
     this.device = device;
@@ -90,6 +92,20 @@ export class Engine {
     });
     this.#pipelines.set(key, p);
     return p;
+  }
+
+  /** A storage buffer of at least `bytes` from the pool; `what` names the op in errors. */
+  alloc(bytes: number, what: string): GPUBuffer {
+    const buffer = this.pool.acquire(bytes, what);
+    if (this.poison) {
+      const words = buffer.size / 4;
+      const wg = this.workgroupSize(256);
+      this.dispatch({
+        kernel: 'fill', entry: 'poison', constants: { WG: wg }, params: new Params().u32(words),
+        buffers: [buffer], workgroups: Math.ceil(words / wg),
+      });
+    }
+    return buffer;
   }
 
   /** Records one dispatch into the current batch. */

@@ -46,8 +46,11 @@ export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Te
     const shape = broadcastShapes(op, ta.shape, tb.shape);
     const y = Tensor.empty(shape, 'f32', op);
     const same = sameShape(ta.shape, tb.shape);
-    const params = new Params().u32(y.size, shape.length, 0, 0);
-    if (!same) params.dims(shape).dims(broadcastStrides(ta.shape, shape)).dims(broadcastStrides(tb.shape, shape));
+    const params = new Params()
+      .u32(y.size, shape.length, 0, 0)
+      .dims(shape)
+      .dims(broadcastStrides(ta.shape, shape))
+      .dims(broadcastStrides(tb.shape, shape));
     launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', y.size, params, [ab, bb, y.buffer(op)], {
       OP: BINARY_OPS[op],
     });

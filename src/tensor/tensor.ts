@@ -45,7 +45,7 @@ export class Tensor {
           `maxStorageBufferBindingSize of ${maxBinding} bytes`,
       );
     }
-    return new Tensor(shape, dtype, new Storage(engine, engine.pool.acquire(bytes, op)));
+    return new Tensor(shape, dtype, new Storage(engine, engine.alloc(bytes, op)));
   }
 
   get rank(): number {

@@ -1,0 +1,62 @@
+// Shared test plumbing: a fresh random seed per run (printed in every failure, settable through
+// LOSSCAPE_TEST_SEED to replay one), random inputs, and the relative-error check.
+import { expect } from 'vitest';
+import { fromArray, type Tensor } from '../src/index.js';
+import { ref, type Ref } from './reference.js';
+
+export const SEED = Number(process.env.LOSSCAPE_TEST_SEED ?? ((Date.now() ^ (process.pid << 10)) >>> 0));
+const seedNote = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
+
+/** mulberry32: a small seeded host-side PRNG for test inputs. */
+export function hostRng(seed = SEED): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const rng = hostRng();
+
+/** Random f32-representable values uniform in [lo, hi), as a GPU tensor and its float64 reference. */
+export function randomPair(shape: readonly number[], lo = -1, hi = 1): [Tensor, Ref] {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Float32Array.from({ length: n }, () => lo + (hi - lo) * rng());
+  return [fromArray(data, shape), ref(shape, data)];
+}
+
+export function randomInt(lo: number, hi: number): number {
+  return lo + Math.floor(rng() * (hi - lo + 1));
+}
+
+/** ‖out − ref‖ / ‖ref‖ (absolute when ref is all zeros). */
+export function relativeError(out: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (out[i]! - expected[i]!) ** 2;
+    den += expected[i]! ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/** Reads t back and checks shape and values against the reference within `tol` relative error. */
+export async function expectClose(t: Tensor, expected: Ref, tol: number, what: string): Promise<void> {
+  const out = await t.toArray();
+  expect([...t.shape], `${what}: shape; ${seedNote}`).toEqual(expected.shape);
+  expect(out.length, `${what}: length; ${seedNote}`).toBe(expected.data.length);
+  const nan = out.findIndex((v) => Number.isNaN(v));
+  expect(nan, `${what}: NaN (unwritten output?) at index ${nan}; ${seedNote}`).toBe(-1);
+  const err = relativeError(out, expected.data);
+  expect(err, `${what}: relative error ${err.toExponential(2)} > ${tol}; ${seedNote}`).toBeLessThanOrEqual(tol);
+}
+
+/** Exact equality of values (integer results, data movement). */
+export async function expectEqual(t: Tensor, expected: Ref, what: string): Promise<void> {
+  const out = await t.toArray();
+  expect([...t.shape], `${what}: shape; ${seedNote}`).toEqual(expected.shape);
+  expect([...out], `${what}; ${seedNote}`).toEqual([...expected.data]);
+}

@@ -1,0 +1,185 @@
+// The float64 CPU reference every GPU op is checked against. Plain loops, no cleverness: each
+// function states the op's definition. Arrays are row-major; shapes as in the engine.
+
+export interface Ref {
+  shape: number[];
+  data: Float64Array;
+}
+
+export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+export function ref(shape: readonly number[], data: ArrayLike<number>): Ref {
+  return { shape: [...shape], data: Float64Array.from(data) };
+}
+
+function strides(shape: readonly number[]): number[] {
+  const s = shape.map(() => 1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1]! * shape[i + 1]!;
+  return s;
+}
+
+/** Coordinates of flat index i in shape. */
+function coords(i: number, shape: readonly number[]): number[] {
+  const c = new Array<number>(shape.length);
+  for (let k = shape.length - 1; k >= 0; k--) {
+    c[k] = i % shape[k]!;
+    i = Math.floor(i / shape[k]!);
+  }
+  return c;
+}
+
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  return Array.from({ length: rank }, (_, i) => {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    return da === 1 ? db : da;
+  });
+}
+
+/** Flat index into `shape` for output coordinates `c` of a broadcast result. */
+function broadcastIndex(c: number[], shape: readonly number[]): number {
+  const lead = c.length - shape.length;
+  const s = strides(shape);
+  let idx = 0;
+  for (let k = 0; k < shape.length; k++) idx += (shape[k] === 1 ? 0 : c[k + lead]!) * s[k]!;
+  return idx;
+}
+
+export function map(x: Ref, f: (v: number) => number): Ref {
+  return { shape: [...x.shape], data: x.data.map(f) };
+}
+
+export function zip(a: Ref, b: Ref, f: (u: number, v: number) => number): Ref {
+  const shape = broadcastShape(a.shape, b.shape);
+  const data = new Float64Array(size(shape));
+  for (let i = 0; i < data.length; i++) {
+    const c = coords(i, shape);
+    data[i] = f(a.data[broadcastIndex(c, a.shape)]!, b.data[broadcastIndex(c, b.shape)]!);
+  }
+  return { shape, data };
+}
+
+/** Reduces the given axes with f over the values of each output (in index order). */
+export function reduce(x: Ref, axes: number[], keepdim: boolean, f: (values: number[]) => number): Ref {
+  const ax = axes.map((a) => (a < 0 ? a + x.shape.length : a));
+  const outFull = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+  const groups: number[][] = Array.from({ length: size(outFull) }, () => []);
+  for (let i = 0; i < x.data.length; i++) {
+    const c = coords(i, x.shape).map((v, k) => (ax.includes(k) ? 0 : v));
+    groups[c.reduce((acc, v, k) => acc * outFull[k]! + v, 0)]!.push(x.data[i]!);
+  }
+  const shape = keepdim ? outFull : x.shape.filter((_, i) => !ax.includes(i));
+  return { shape, data: Float64Array.from(groups, f) };
+}
+
+export const sumOf = (v: number[]) => v.reduce((a, b) => a + b, 0);
+export function maxOf(v: number[]): number {
+  let m = -Infinity;
+  for (const x of v) {
+    if (Number.isNaN(x)) return NaN;
+    if (x > m) m = x;
+  }
+  return m;
+}
+
+/** torch.argmax: the first NaN if there is one, else the first index of the maximum. */
+export function argmaxOf(v: number[]): number {
+  let best = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (Number.isNaN(v[i]!)) return i;
+    if (v[i]! > v[best]!) best = i;
+  }
+  return best;
+}
+
+export function permute(x: Ref, axes: number[]): Ref {
+  const shape = axes.map((a) => x.shape[a]!);
+  const data = new Float64Array(x.data.length);
+  const s = strides(x.shape);
+  for (let i = 0; i < data.length; i++) {
+    const c = coords(i, shape);
+    data[i] = x.data[c.reduce((acc, v, k) => acc + v * s[axes[k]!]!, 0)]!;
+  }
+  return { shape, data };
+}
+
+/** x[begin[k] : begin[k] + shape[k]] along every axis. */
+export function slice(x: Ref, begin: number[], shape: number[]): Ref {
+  const s = strides(x.shape);
+  const data = new Float64Array(size(shape));
+  for (let i = 0; i < data.length; i++) {
+    data[i] = x.data[coords(i, shape).reduce((acc, v, k) => acc + (v + begin[k]!) * s[k]!, 0)]!;
+  }
+  return { shape, data };
+}
+
+export function concat(xs: Ref[], axis: number): Ref {
+  const shape = [...xs[0]!.shape];
+  shape[axis] = xs.reduce((a, x) => a + x.shape[axis]!, 0);
+  const data = new Float64Array(size(shape));
+  for (let i = 0; i < data.length; i++) {
+    const c = coords(i, shape);
+    let j = 0;
+    while (c[axis]! >= xs[j]!.shape[axis]!) c[axis]! -= xs[j++]!.shape[axis]!;
+    const x = xs[j]!;
+    data[i] = x.data[c.reduce((acc, v, k) => acc * x.shape[k]! + v, 0)]!;
+  }
+  return { shape, data };
+}
+
+/** torch.matmul semantics on ≥2-D operands, with optional transposes of the last two axes. */
+export function matmul(a: Ref, b: Ref, transA = false, transB = false): Ref {
+  const at = transA ? permute(a, [...a.shape.keys()].map((k, _, arr) => (k < arr.length - 2 ? k : 2 * arr.length - 3 - k))) : a;
+  const bt = transB ? permute(b, [...b.shape.keys()].map((k, _, arr) => (k < arr.length - 2 ? k : 2 * arr.length - 3 - k))) : b;
+  const [m, k] = at.shape.slice(-2) as [number, number];
+  const n = bt.shape.at(-1)!;
+  const batch = broadcastShape(at.shape.slice(0, -2), bt.shape.slice(0, -2));
+  const shape = [...batch, m, n];
+  const data = new Float64Array(size(shape));
+  const aBatch = at.shape.slice(0, -2);
+  const bBatch = bt.shape.slice(0, -2);
+  for (let bi = 0; bi < size(batch); bi++) {
+    const c = coords(bi, batch);
+    const ao = broadcastIndex(c, aBatch) * m * k;
+    const bo = broadcastIndex(c, bBatch) * k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) acc += at.data[ao + i * k + p]! * bt.data[bo + p * n + j]!;
+        data[(bi * m + i) * n + j] = acc;
+      }
+    }
+  }
+  return { shape, data };
+}
+
+// Philox4x32-10 in plain integer JavaScript, for checking the GPU generator bit for bit.
+function mulhilo(a: number, b: number): [number, number] {
+  const p = BigInt(a >>> 0) * BigInt(b >>> 0);
+  return [Number(p >> 32n) >>> 0, Number(p & 0xffffffffn) >>> 0];
+}
+
+export function philox(counter: [number, number, number, number], key: [number, number]): number[] {
+  let [c0, c1, c2, c3] = counter;
+  let [k0, k1] = key;
+  for (let r = 0; r < 10; r++) {
+    const [hi0, lo0] = mulhilo(0xd2511f53, c0);
+    const [hi1, lo1] = mulhilo(0xcd9e8d57, c2);
+    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
+    k0 = (k0 + 0x9e3779b9) >>> 0;
+    k1 = (k1 + 0xbb67ae85) >>> 0;
+  }
+  return [c0, c1, c2, c3];
+}
+
+/** Raw 32-bit words of the generator's stream: element i of a draw at block offset `offset`. */
+export function philoxWords(seed: number, offset: number, n: number): number[] {
+  const key: [number, number] = [seed % 2 ** 32, Math.floor(seed / 2 ** 32)];
+  const out: number[] = [];
+  for (let blk = 0; out.length < n; blk++) {
+    const c = offset + blk;
+    out.push(...philox([c % 2 ** 32, Math.floor(c / 2 ** 32), 0, 0], key));
+  }
+  return out.slice(0, n);
+}
