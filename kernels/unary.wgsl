@@ -1,10 +1,12 @@
 // unary: y[i] = f(x[i]) for the elementwise function selected by the OP override (a specialization
 // constant, so each op compiles to its own branch-free pipeline). p0 and p1 are per-call scalars.
-// Layout: x and y contiguous f32 arrays of n elements; one invocation per element, 2-D folded grid.
+// Entry `grad` is the backward: dx[i] = g[i] * f'(x[i]), next to the forward in `derivative`.
+// Layout: x, g, y, dx contiguous f32 arrays of n elements; one invocation per element, 2-D grid.
 // OP codes (kept in step with UNARY_OPS in src/tensor/elementwise.ts):
 //   0 neg   1 abs   2 exp   3 log   4 sqrt   5 rsqrt   6 tanh   7 sigmoid   8 relu   9 sin
 //   10 cos  11 square   12 reciprocal   13 sign   14 floor   15 ceil
 //   16 affine p0*x+p1   17 pow x^p0   18 clamp(x, p0, p1)   19 round (half to even)
+//   20 gelu (erf form)   21 gelu (tanh form)
 
 override WG: u32 = 256;
 override OP: u32 = 0;
@@ -13,6 +15,27 @@ struct Params { n: u32, p0: f32, p1: f32, _pad: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const INV_SQRT_2 = 0.7071067811865476;
+const INV_SQRT_2PI = 0.3989422804014327;
+
+// erfc with relative error below 1.2e-7 everywhere (Numerical Recipes' Chebyshev fit), so that
+// gelu keeps its relative precision in the far negative tail, where 1 + erf(x) cancels.
+fn erfc(x: f32) -> f32 {
+  let z = abs(x);
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+      t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+      t * (-0.82215223 + t * 0.17087277)))))))));
+  return select(2.0 - r, r, x >= 0.0);
+}
+
+fn gelu_tanh_inner(v: f32) -> f32 {
+  return tanh(clamp(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), -10.0, 10.0));
+}
 
 fn apply(v: f32) -> f32 {
   switch OP {
@@ -37,7 +60,37 @@ fn apply(v: f32) -> f32 {
     case 17u: { return pow(v, P.p0); }
     case 18u: { return clamp(v, P.p0, P.p1); }
     case 19u: { return round(v); }
+    case 20u: { return 0.5 * v * erfc(-v * INV_SQRT_2); }
+    case 21u: { return 0.5 * v * (1.0 + gelu_tanh_inner(v)); }
     default: { return v; }
+  }
+}
+
+// f'(v)
+fn derivative(v: f32) -> f32 {
+  switch OP {
+    case 0u: { return -1.0; }
+    case 1u: { return sign(v); }
+    case 2u: { return exp(v); }
+    case 3u: { return 1.0 / v; }
+    case 4u: { return 0.5 / sqrt(v); }
+    case 5u: { return -0.5 * inverseSqrt(v) / v; }
+    case 6u: { let t = tanh(clamp(v, -10.0, 10.0)); return 1.0 - t * t; }
+    case 7u: { let s = 1.0 / (1.0 + exp(-v)); return s * (1.0 - s); }
+    case 8u: { return select(0.0, 1.0, v > 0.0); }
+    case 9u: { return cos(v); }
+    case 10u: { return -sin(v); }
+    case 11u: { return 2.0 * v; }
+    case 12u: { return -1.0 / (v * v); }
+    case 16u: { return P.p0; }
+    case 17u: { return P.p0 * pow(v, P.p0 - 1.0); }
+    case 18u: { return select(0.0, 1.0, v >= P.p0 && v <= P.p1); }
+    case 20u: { return 0.5 * erfc(-v * INV_SQRT_2) + v * INV_SQRT_2PI * exp(-0.5 * v * v); }
+    case 21u: {
+      let t = gelu_tanh_inner(v);
+      return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
+    }
+    default: { return 0.0; } // sign, floor, ceil, round: piecewise constant
   }
 }
 
@@ -47,4 +100,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= P.n) { return; }
   y[i] = apply(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n) { return; }
+  dx[i] = g[i] * derivative(x[i]);
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 npm ci --no-audit --no-fund
 
-if ! node scripts/probe-adapter.mjs; then
+if ! timeout 120 node scripts/probe-adapter.mjs; then
   if [ "$(id -u)" != 0 ]; then echo "setup: run as root to install Mesa's Vulkan driver" >&2; exit 1; fi
   echo "setup: installing Mesa lavapipe (software Vulkan) from bookworm-backports"
   src=/etc/apt/sources.list.d/losscape-backports.sources
@@ -21,5 +21,5 @@ if ! node scripts/probe-adapter.mjs; then
   apt-get -o DPkg::Lock::Timeout=600 update -q
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
     -t bookworm-backports mesa-vulkan-drivers
-  node scripts/probe-adapter.mjs
+  timeout 120 node scripts/probe-adapter.mjs
 fi

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import { relativeError, SEED } from './helpers.js';
-import { philoxWords } from './reference.js';
+import { erf, philoxWords } from './reference.js';
 
 const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
 
@@ -110,21 +110,3 @@ describe('Philox generator', () => {
     expect(() => new L.Generator(0.5)).toThrow(/seed must be a non-negative safe integer/);
   });
 });
-
-/** erf by Abramowitz–Stegun 7.1.26 is too coarse for KS at 2^16; this series/continued fraction is ~1e-12. */
-function erf(x: number): number {
-  const t = Math.abs(x);
-  if (t < 2.5) {
-    let term = t;
-    let sum = t;
-    for (let k = 1; k < 60; k++) {
-      term *= (-t * t) / k;
-      sum += term / (2 * k + 1);
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // continued fraction for erfc at large t
-  let f = 0;
-  for (let k = 60; k >= 1; k--) f = (k / 2) / (t + f);
-  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
-}

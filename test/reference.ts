@@ -183,3 +183,58 @@ export function philoxWords(seed: number, offset: number, n: number): number[] {
   }
   return out.slice(0, n);
 }
+
+/** erf in float64: its Maclaurin series below 2.5 and a continued fraction for erfc above (~1e-13). */
+export function erf(x: number): number {
+  const t = Math.abs(x);
+  if (t < 2.5) {
+    let term = t;
+    let sum = t;
+    for (let k = 1; k < 60; k++) {
+      term *= (-t * t) / k;
+      sum += term / (2 * k + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let f = 0;
+  for (let k = 60; k >= 1; k--) f = k / 2 / (t + f);
+  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
+}
+
+export interface ConvArgs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+/**
+ * Visits every (output, input, weight) index triple of a 2-D convolution whose input tap lies
+ * inside the image: the one loop nest behind the reference forward and both its gradients.
+ */
+export function convTaps(xShape: number[], wShape: number[], a: ConvArgs, visit: (yi: number, xi: number, wi: number) => void): number[] {
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const [oc, cg, kh, kw] = wShape as [number, number, number, number];
+  const oh = Math.floor((h + 2 * a.padding[0] - a.dilation[0] * (kh - 1) - 1) / a.stride[0]) + 1;
+  const ow = Math.floor((w + 2 * a.padding[1] - a.dilation[1] * (kw - 1) - 1) / a.stride[1]) + 1;
+  const ocg = oc / a.groups;
+  for (let b = 0; b < n; b++) for (let o = 0; o < oc; o++) for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
+    const yi = ((b * oc + o) * oh + y) * ow + x;
+    const g = Math.floor(o / ocg);
+    for (let i = 0; i < cg; i++) for (let p = 0; p < kh; p++) for (let q = 0; q < kw; q++) {
+      const ih = y * a.stride[0] - a.padding[0] + p * a.dilation[0];
+      const iw = x * a.stride[1] - a.padding[1] + q * a.dilation[1];
+      if (ih < 0 || iw < 0 || ih >= h || iw >= w) continue;
+      visit(yi, ((b * c + g * cg + i) * h + ih) * w + iw, ((o * cg + i) * kh + p) * kw + q);
+    }
+  }
+  return [n, oc, oh, ow];
+}
+
+export function conv2d(x: Ref, w: Ref, bias: Ref | null, a: ConvArgs): Ref {
+  const shape = convTaps(x.shape, w.shape, a, () => {});
+  const data = new Float64Array(size(shape));
+  convTaps(x.shape, w.shape, a, (yi, xi, wi) => (data[yi]! += x.data[xi]! * w.data[wi]!));
+  if (bias) data.forEach((_, i) => (data[i]! += bias.data[Math.floor(i / (shape[2]! * shape[3]!)) % shape[1]!]!));
+  return { shape, data };
+}

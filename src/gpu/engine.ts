@@ -14,8 +14,9 @@ export interface DispatchSpec {
   /** pipeline-overridable constants: the specialization a pipeline is cached by */
   constants?: Record<string, number>;
   params?: Params;
-  /** storage buffers bound at 1, 2, ... in order (binding 0 is the params uniform, when given) */
-  buffers: GPUBuffer[];
+  /** storage buffers bound at 1, 2, ... in order (binding 0 is the params uniform, when given);
+   *  null leaves a binding the entry point does not use */
+  buffers: Array<GPUBuffer | null>;
   /** total workgroups; folded into a 2-D grid when above maxComputeWorkgroupsPerDimension */
   workgroups: number;
 }
@@ -120,7 +121,7 @@ export class Engine {
       this.#paramBytes.set(bytes, offset);
       entries.push({ binding: 0, resource: { buffer: this.#paramBuffer, offset, size: bytes.byteLength } });
     }
-    spec.buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    spec.buffers.forEach((buffer, i) => buffer && entries.push({ binding: i + 1, resource: { buffer } }));
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#computePass();
     pass.setPipeline(pipeline);

@@ -2,7 +2,9 @@
 // kernels/binary.wgsl). The op is a pipeline specialization constant, so each op is its own pipeline.
 import { Params } from '../gpu/params.js';
 import { full } from './creation.js';
+import { record } from './autograd.js';
 import { launchPerItem } from './launch.js';
+import { sumTo } from './reduce.js';
 import { getEngine } from './runtime.js';
 import { broadcastShapes, broadcastStrides, sameShape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -11,7 +13,7 @@ import { Tensor } from './tensor.js';
 export const UNARY_OPS = {
   neg: 0, abs: 1, exp: 2, log: 3, sqrt: 4, rsqrt: 5, tanh: 6, sigmoid: 7, relu: 8, sin: 9,
   cos: 10, square: 11, reciprocal: 12, sign: 13, floor: 14, ceil: 15, affine: 16, powScalar: 17,
-  clamp: 18, round: 19,
+  clamp: 18, round: 19, gelu: 20, geluTanh: 21,
 } as const;
 export type UnaryOp = keyof typeof UNARY_OPS;
 
@@ -25,7 +27,8 @@ export function requireF32(op: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.dtype !== 'f32') throw new Error(`${op}: expects f32 tensors, got ${t.dtype} ${t}`);
 }
 
-export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+/** y = f(x), without recording; the differentiable ops below wrap it. */
+function unaryKernel(op: UnaryOp, x: Tensor, p0: number, p1: number): Tensor {
   requireF32(op, x);
   const xb = x.buffer(op);
   const y = Tensor.empty(x.shape, 'f32', op);
@@ -35,26 +38,69 @@ export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   return y;
 }
 
+/** dx = g · f'(x): the backward of every unary op, one kernel (kernels/unary.wgsl, entry grad). */
+function unaryGradKernel(op: UnaryOp, x: Tensor, g: Tensor, p0: number, p1: number): Tensor {
+  const dx = Tensor.empty(x.shape, 'f32', `${op} backward`);
+  launchPerItem(getEngine(), 'unary', 'grad', dx.size, new Params().u32(dx.size).f32(p0, p1), [x.buffer(op), g.buffer(op), dx.buffer(op)], {
+    OP: UNARY_OPS[op],
+  });
+  return dx;
+}
+
+export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+  const y = unaryKernel(op, x, p0, p1);
+  return record(op, [x], y, (g, [xs]) => [unaryGradKernel(op, xs!, g, p0, p1)], [x]);
+}
+
+function binaryKernel(op: BinaryOp, ta: Tensor, tb: Tensor): Tensor {
+  requireF32(op, ta, tb);
+  const ab = ta.buffer(op);
+  const bb = tb.buffer(op);
+  const shape = broadcastShapes(op, ta.shape, tb.shape);
+  const y = Tensor.empty(shape, 'f32', op);
+  const same = sameShape(ta.shape, tb.shape);
+  const params = new Params()
+    .u32(y.size, shape.length, 0, 0)
+    .dims(shape)
+    .dims(broadcastStrides(ta.shape, shape))
+    .dims(broadcastStrides(tb.shape, shape));
+  launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', y.size, params, [ab, bb, y.buffer(op)], {
+    OP: BINARY_OPS[op],
+  });
+  return y;
+}
+
+// Backward rules of the binary ops: gradients at the broadcast shape, before sumTo() folds them back.
+const BINARY_GRADS: Partial<Record<BinaryOp, (g: Tensor, a: Tensor, b: Tensor) => [Tensor, Tensor]>> = {
+  add: (g) => [g, g],
+  sub: (g) => [g, neg(g)],
+  mul: (g, a, b) => [mul(g, b), mul(g, a)],
+  div: (g, a, b) => [div(g, b), neg(div(mul(g, a), square(b)))],
+  pow: (g, a, b) => [mul(g, mul(b, pow(a, sub(b, 1)))), mul(g, mul(pow(a, b), log(a)))],
+  // ties split the gradient evenly, as PyTorch does
+  maximum: (g, a, b) => tieSplit(g, gt(a, b), eq(a, b)),
+  minimum: (g, a, b) => tieSplit(g, lt(a, b), eq(a, b)),
+};
+
+function tieSplit(g: Tensor, wins: Tensor, ties: Tensor): [Tensor, Tensor] {
+  const share = add(wins, mul(ties, 0.5));
+  return [mul(g, share), mul(g, sub(1, share))];
+}
+
 export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: needs at least one tensor`);
   const ta = typeof a === 'number' ? full([], a) : a;
   const tb = typeof b === 'number' ? full([], b) : b;
   try {
-    requireF32(op, ta, tb);
-    const ab = ta.buffer(op);
-    const bb = tb.buffer(op);
-    const shape = broadcastShapes(op, ta.shape, tb.shape);
-    const y = Tensor.empty(shape, 'f32', op);
-    const same = sameShape(ta.shape, tb.shape);
-    const params = new Params()
-      .u32(y.size, shape.length, 0, 0)
-      .dims(shape)
-      .dims(broadcastStrides(ta.shape, shape))
-      .dims(broadcastStrides(tb.shape, shape));
-    launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', y.size, params, [ab, bb, y.buffer(op)], {
-      OP: BINARY_OPS[op],
-    });
-    return y;
+    const y = binaryKernel(op, ta, tb);
+    const rule = BINARY_GRADS[op];
+    if (!rule) return y; // comparisons: no gradient
+    const [aShape, bShape] = [ta.shape, tb.shape];
+    const save = op === 'add' || op === 'sub' ? [] : [ta, tb]; // their rules need no values
+    return record(op, [ta, tb], y, (g, [sa, sb]) => {
+      const [ga, gb] = rule(g, sa!, sb!);
+      return [sumTo(ga, aShape), sumTo(gb, bShape)];
+    }, save);
   } finally {
     if (ta !== a) ta.dispose();
     if (tb !== b) tb.dispose();
@@ -97,6 +143,8 @@ export const sign = (x: Tensor): Tensor => unary('sign', x);
 export const floor = (x: Tensor): Tensor => unary('floor', x);
 export const ceil = (x: Tensor): Tensor => unary('ceil', x);
 export const round = (x: Tensor): Tensor => unary('round', x);
+export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor =>
+  unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
 export const clamp = (x: Tensor, min: number, max: number): Tensor => {
   if (!(min <= max)) throw new Error(`clamp: min ${min} is above max ${max}`);
   return unary('clamp', x, min, max);

@@ -1,7 +1,10 @@
 // Layout ops. reshape is a view; permute/transpose, slice, concat and broadcastTo are each one or
 // more dispatches of the strided copy kernel (kernels/copy.wgsl), which works for f32 and i32 alike.
 import { Params } from '../gpu/params.js';
+import { record } from './autograd.js';
+import { zeros } from './creation.js';
 import { launchPerItem } from './launch.js';
+import { sumTo } from './reduce.js';
 import { getEngine } from './runtime.js';
 import { broadcastShapes, broadcastStrides, normalizeAxis, numel, sameShape, shapeString, stridesOf } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -27,7 +30,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     }
     shape = shape.map((d, i) => (i === wild ? x.size / rest : d));
   }
-  return x.view(shape, 'reshape');
+  const inShape = x.shape;
+  return record('reshape', [x], x.view(shape, 'reshape'), (g) => [reshape(g, inShape)]);
 }
 
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
@@ -40,7 +44,8 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const y = Tensor.empty(outShape, x.dtype, 'permute');
   const inStrides = stridesOf(x.shape);
   stridedCopy('permute', x, y, outShape, 0, axes.map((a) => inStrides[a]!), 0, stridesOf(outShape));
-  return y;
+  const inverse = axes.map((_, i) => axes.indexOf(i));
+  return record('permute', [x], y, (g) => [permute(g, inverse)]);
 }
 
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
@@ -66,7 +71,13 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   const strides = stridesOf(x.shape);
   const offset = begin.reduce((acc, b, k) => acc + b * strides[k]!, 0);
   stridedCopy('slice', x, y, outShape, offset, strides, 0, stridesOf(outShape));
-  return y;
+  const inShape = x.shape;
+  return record('slice', [x], y, (g) => {
+    // the gradient is g written into its window of a zero tensor of x's shape
+    const dx = zeros(inShape);
+    stridedCopy('slice backward', g, dx, outShape, 0, stridesOf(outShape), offset, strides);
+    return [dx];
+  });
 }
 
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
@@ -83,12 +94,17 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   outShape[ax] = tensors.reduce((acc, t) => acc + t.shape[ax]!, 0);
   const y = Tensor.empty(outShape, first.dtype, 'concat');
   const outStrides = stridesOf(outShape);
+  const starts: number[] = [];
   let at = 0;
   for (const t of tensors) {
     stridedCopy('concat', t, y, t.shape, 0, stridesOf(t.shape), at * outStrides[ax]!, outStrides);
+    starts.push(at);
     at += t.shape[ax]!;
   }
-  return y;
+  const bound = (k: number, v: number) => outShape.map((d, i) => (i === ax ? v : k === 0 ? 0 : d));
+  return record('concat', tensors, y, (g) =>
+    tensors.map((t, j) => slice(g, bound(0, starts[j]!), bound(1, starts[j]! + t.shape[ax]!))),
+  );
 }
 
 /** Materializes x broadcast to `shape` (NumPy rules). */
@@ -99,12 +115,13 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   }
   const y = Tensor.empty(shape, x.dtype, 'broadcastTo');
   stridedCopy('broadcastTo', x, y, shape, 0, broadcastStrides(x.shape, shape), 0, stridesOf(shape));
-  return y;
+  const inShape = x.shape;
+  return record('broadcastTo', [x], y, (g) => [sumTo(g, inShape)]);
 }
 
 /** A copy with its own storage. */
 export function clone(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, x.dtype, 'clone');
   if (x.size > 0) getEngine().copy(x.buffer('clone'), 0, y.buffer('clone'), 0, x.size * 4);
-  return y;
+  return record('clone', [x], y, (g) => [g]);
 }

@@ -1,7 +1,10 @@
 // Batched matmul with either operand transposed (kernels/matmul.wgsl), with torch.matmul's shape
 // rules: 1-D operands gain (and lose) a unit axis, batch axes broadcast.
 import { Params } from '../gpu/params.js';
+import { record } from './autograd.js';
 import { requireF32 } from './elementwise.js';
+import { reshape } from './layout.js';
+import { sumTo } from './reduce.js';
 import { getEngine } from './runtime.js';
 import { broadcastShapes, broadcastStrides, numel, shapeString } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -58,5 +61,14 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     params, buffers: [ab, bb, c.buffer(op)],
     workgroups: Math.ceil(m / tile) * Math.ceil(n / tile) * batch,
   });
-  return c;
+  // d op(A) = g · op(B)ᵀ and d op(B) = op(A)ᵀ · g, transposed back where an operand was; computed on
+  // the ≥2-D views and the broadcast batch, then summed and reshaped to each operand's own shape.
+  return record(op, [a, b], c, (g, [sa, sb]) => {
+    const g2 = reshape(g, [...batchShape, m, n]);
+    const a2 = reshape(sa!, aShape);
+    const b2 = reshape(sb!, bShape);
+    const da = transA ? matmul(b2, g2, { transA: transB, transB: true }) : matmul(g2, b2, { transB: !transB });
+    const db = transB ? matmul(g2, a2, { transA: true, transB: transA }) : matmul(a2, g2, { transA: !transA });
+    return [reshape(sumTo(da, aShape), a.shape), reshape(sumTo(db, bShape), b.shape)];
+  }, [a, b]);
 }

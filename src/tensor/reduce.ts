@@ -2,10 +2,11 @@
 // middle axis of an [outer, r, inner] view, which any run of adjacent axes already is; other axis
 // sets are permuted to the end first.
 import { Params } from '../gpu/params.js';
-import { requireF32, mul } from './elementwise.js';
-import { permute } from './layout.js';
+import { noGrad, record } from './autograd.js';
+import { div, eq, mul, requireF32 } from './elementwise.js';
+import { broadcastTo, permute, reshape } from './layout.js';
 import { getEngine } from './runtime.js';
-import { normalizeAxis, numel } from './shape.js';
+import { normalizeAxis, numel, sameShape } from './shape.js';
 import { Tensor, type DType } from './tensor.js';
 
 type Axes = number | readonly number[] | undefined;
@@ -37,6 +38,10 @@ function plan(op: string, x: Tensor, axes: Axes, keepdim: boolean): Plan {
 }
 
 function run(op: string, x: Tensor, axes: Axes, keepdim: boolean, kind: 'sum' | 'max' | 'argmax'): Tensor {
+  return noGrad(() => runKernel(op, x, axes, keepdim, kind)); // the public ops record the node
+}
+
+function runKernel(op: string, x: Tensor, axes: Axes, keepdim: boolean, kind: 'sum' | 'max' | 'argmax'): Tensor {
   requireF32(op, x);
   x.buffer(op);
   if (kind !== 'sum' && x.size === 0) throw new Error(`${op}: cannot reduce an empty tensor`);
@@ -60,21 +65,44 @@ function run(op: string, x: Tensor, axes: Axes, keepdim: boolean, kind: 'sum' | 
   return y;
 }
 
+/** The axes list an Axes argument names, normalized (all axes when omitted). */
+function axisList(op: string, x: Tensor, axes: Axes): number[] {
+  const list = axes === undefined ? x.shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
+  return list.map((a) => normalizeAxis(op, a, x.rank));
+}
+
+/** x's shape with the reduced axes kept as 1: the shape a reduction's gradient is broadcast from. */
+function keptShape(op: string, x: Tensor, axes: Axes): number[] {
+  const list = axisList(op, x, axes);
+  return x.shape.map((d, i) => (list.includes(i) ? 1 : d));
+}
+
 /** Sum over `axes` (all when omitted). */
 export function sum(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  return run('sum', x, axes, keepdim, 'sum');
+  const y = run('sum', x, axes, keepdim, 'sum');
+  const kept = keptShape('sum', x, axes);
+  return record('sum', [x], y, (g) => [broadcastGrad(g, kept, x.shape)]);
 }
 
 export function mean(x: Tensor, axes?: Axes, keepdim = false): Tensor {
   const s = run('mean', x, axes, keepdim, 'sum');
   const count = x.size / Math.max(1, s.size);
-  const m = mul(s, 1 / count);
+  const m = noGrad(() => mul(s, 1 / count));
   s.dispose();
-  return m;
+  const kept = keptShape('mean', x, axes);
+  return record('mean', [x], m, (g) => [mul(broadcastGrad(g, kept, x.shape), 1 / count)]);
 }
 
+/** Maximum over `axes`; the gradient is shared evenly among tied maxima (as torch.amax). */
 export function max(x: Tensor, axes?: Axes, keepdim = false): Tensor {
-  return run('max', x, axes, keepdim, 'max');
+  const y = run('max', x, axes, keepdim, 'max');
+  const kept = keptShape('max', x, axes);
+  const list = axisList('max', x, axes);
+  return record('max', [x], y, (g, [xs, ys]) => {
+    const hit = eq(xs!, reshape(ys!, kept));
+    const ties = sum(hit, list, true);
+    return [mul(hit, div(reshape(g, kept), ties))];
+  }, [x, y]);
 }
 
 /** Index of the (first) maximum along one axis, or over the flattened tensor when axis is omitted. i32. */
@@ -86,4 +114,23 @@ export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
     return y;
   }
   return run('argmax', x, axis, keepdim, 'argmax');
+}
+
+/** g (of the reduced shape) viewed as `kept` and broadcast back to `shape`. */
+function broadcastGrad(g: Tensor, kept: readonly number[], shape: readonly number[]): Tensor {
+  const v = reshape(g, kept);
+  const out = broadcastTo(v, shape);
+  v.dispose();
+  return out;
+}
+
+/** Sums g down to `shape` over the axes along which `shape` was broadcast (the backward of broadcasting). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
+  const s = sum(g, axes, true);
+  const out = reshape(s, shape);
+  s.dispose();
+  return out;
 }

@@ -21,6 +21,10 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly size: number;
+  /** whether gradients flow to this tensor (set on leaves by the user; on op outputs by autograd) */
+  requiresGrad = false;
+  /** accumulated gradient of a leaf after backward(); owned by this tensor, disposed with it */
+  grad: Tensor | null = null;
   #storage: Storage | null;
 
   private constructor(shape: readonly number[], dtype: DType, storage: Storage) {
@@ -78,6 +82,14 @@ export class Tensor {
     if (!s) return;
     this.#storage = null;
     if (--s.refs === 0) s.engine.pool.release(s.buffer);
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  /** Marks a leaf as needing gradients (returns this, for chaining). */
+  requireGrad(on = true): this {
+    this.requiresGrad = on;
+    return this;
   }
 
   /** Copies the values back to the host, after all work recorded so far. */

@@ -1,0 +1,77 @@
+// 2-D convolution, forward and both gradients as implicit GEMMs (kernels/conv2d.wgsl), with
+// torch.nn.functional.conv2d's arguments and output size.
+import { Params } from '../gpu/params.js';
+import { record } from './autograd.js';
+import { requireF32 } from './elementwise.js';
+import { sum } from './reduce.js';
+import { getEngine } from './runtime.js';
+import { shapeString } from './shape.js';
+import { Tensor } from './tensor.js';
+
+export type Pair = number | [number, number];
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  /** 'implicitGemm' (register-blocked) or 'direct' (one invocation per output: the bench baseline) */
+  kernel?: 'implicitGemm' | 'direct';
+}
+
+export const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+/** Output extent of a window sweep, as PyTorch computes it. */
+export function convOutSize(size: number, k: number, stride: number, pad: number, dil: number): number {
+  return Math.floor((size + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  requireF32(op, x, weight, ...(bias ? [bias] : []));
+  const [sh, sw] = pair(opts.stride ?? 1);
+  const [ph, pw] = pair(opts.padding ?? 0);
+  const [dh, dw] = pair(opts.dilation ?? 1);
+  const groups = opts.groups ?? 1;
+  if (x.rank !== 4 || weight.rank !== 4) {
+    throw new Error(`${op}: expects input [N, C, H, W] and weight [OC, C/groups, KH, KW], got ${shapeString(x.shape)} and ${shapeString(weight.shape)}`);
+  }
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [oc, cg, kh, kw] = weight.shape as [number, number, number, number];
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0 || oc % groups !== 0 || cg !== c / groups) {
+    throw new Error(`${op}: input ${shapeString(x.shape)} and weight ${shapeString(weight.shape)} do not fit groups=${groups}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== oc)) throw new Error(`${op}: bias ${shapeString(bias.shape)} for ${oc} output channels`);
+  for (const v of [sh, sw, dh, dw]) if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: stride and dilation must be positive integers`);
+  for (const v of [ph, pw]) if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: padding must be a non-negative integer`);
+  const oh = convOutSize(h, kh, sh, ph, dh);
+  const ow = convOutSize(w, kw, sw, pw, dw);
+  if (oh < 1 || ow < 1) {
+    throw new Error(`${op}: kernel ${kh}x${kw} (dilation ${dh}x${dw}) does not fit input ${h}x${w} with padding ${ph}x${pw}`);
+  }
+  const engine = getEngine();
+  const params = () =>
+    new Params().u32(n, c, h, w, oc, kh, kw, groups, oh, ow, sh, sw, ph, pw, dh, dw, bias ? 1 : 0, 0, 0, 0);
+  const y = Tensor.empty([n, oc, oh, ow], 'f32', op);
+  const tiles = (rows: number, cols: number) => groups * Math.ceil(rows / 32) * Math.ceil(cols / 32);
+  const direct = opts.kernel === 'direct';
+  engine.dispatch({
+    kernel: 'conv2d', entry: direct ? 'forward_direct' : 'forward', params: params(),
+    buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
+    workgroups: direct ? Math.ceil(y.size / 64) : tiles(n * oh * ow, oc / groups),
+  });
+  const inputs = [x, weight, ...(bias ? [bias] : [])];
+  return record(op, inputs, y, (g, [xs, ws]) => {
+    const dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
+    engine.dispatch({
+      kernel: 'conv2d', entry: 'backward_input', params: params(),
+      buffers: [g.buffer(op), ws!.buffer(op), dx.buffer(op)], workgroups: tiles(n * h * w, cg),
+    });
+    const dwt = Tensor.empty(ws!.shape, 'f32', `${op} backward`);
+    engine.dispatch({
+      kernel: 'conv2d', entry: 'backward_weight', params: params(),
+      buffers: [g.buffer(op), null, xs!.buffer(op), dwt.buffer(op)], workgroups: tiles(oc / groups, cg * kh * kw),
+    });
+    return [dx, dwt, ...(bias ? [sum(g, [0, 2, 3])] : [])];
+  }, [x, weight]);
+}

@@ -1,0 +1,68 @@
+// Losses: fused cross-entropy from logits with integer labels (kernels/cross_entropy.wgsl), and MSE.
+import { Params } from '../gpu/params.js';
+import { noGrad, record } from './autograd.js';
+import { div, requireF32, square, sub } from './elementwise.js';
+import { launchPerItem } from './launch.js';
+import { mean, sum } from './reduce.js';
+import { getEngine } from './runtime.js';
+import { shapeString } from './shape.js';
+import { Tensor } from './tensor.js';
+
+export interface CrossEntropyOptions {
+  /** ε: the target becomes (1 − ε)·onehot + ε/classes */
+  labelSmoothing?: number;
+  /** rows whose label is this count neither in the loss nor in the mean (PyTorch's default: -100) */
+  ignoreIndex?: number;
+}
+
+/** Mean cross-entropy of logits [N, C] against i32 labels [N], as torch.nn.functional.cross_entropy. */
+export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const op = 'crossEntropy';
+  const { labelSmoothing = 0, ignoreIndex = -100 } = opts;
+  requireF32(op, logits);
+  if (labels.dtype !== 'i32') throw new Error(`${op}: labels must be i32, got ${labels.dtype}`);
+  if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
+    throw new Error(`${op}: expects logits [N, C] and labels [N], got ${shapeString(logits.shape)} and ${shapeString(labels.shape)}`);
+  }
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`${op}: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  const [rows, classes] = logits.shape as [number, number];
+  const engine = getEngine();
+  const params = () => new Params().u32(rows, classes).f32(labelSmoothing).i32(ignoreIndex);
+  const losses = Tensor.empty([rows], 'f32', op);
+  const valid = Tensor.empty([rows], 'f32', op);
+  const lse = Tensor.empty([rows], 'f32', op);
+  launchPerItem(engine, 'cross_entropy', 'forward', rows, params(), [
+    logits.buffer(op), labels.buffer(op), losses.buffer(op), valid.buffer(op), lse.buffer(op),
+  ], {}, 64);
+  const [loss, count] = noGrad(() => {
+    const c = sum(valid);
+    return [div(sum(losses), c), c];
+  });
+  losses.dispose();
+  valid.dispose();
+  const out = record(op, [logits], loss, (g, [x, y, l, n]) => {
+    const scale = div(g, n!);
+    const dx = Tensor.empty(x!.shape, 'f32', `${op} backward`);
+    launchPerItem(engine, 'cross_entropy', 'backward', rows * classes, params(), [
+      x!.buffer(op), y!.buffer(op), l!.buffer(op), scale.buffer(op), dx.buffer(op),
+    ], {}, 64);
+    return [dx];
+  }, [logits, labels, lse, count]);
+  lse.dispose();
+  count.dispose();
+  return out;
+}
+
+/** Mean squared error, mean((a − b)²), as torch.nn.functional.mse_loss. */
+export function mse(a: Tensor, b: Tensor): Tensor {
+  if (shapeString(a.shape) !== shapeString(b.shape)) {
+    throw new Error(`mse: shapes ${shapeString(a.shape)} and ${shapeString(b.shape)} differ`);
+  }
+  const d = sub(a, b);
+  const sq = square(d);
+  const m = mean(sq);
+  d.dispose();
+  sq.dispose();
+  return m;
+}
+

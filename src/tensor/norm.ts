@@ -1,0 +1,61 @@
+// Normalization layers' functional forms. layerNorm is fused, forward and backward
+// (kernels/layernorm.wgsl).
+import { Params } from '../gpu/params.js';
+import { record } from './autograd.js';
+import { ones, zeros } from './creation.js';
+import { requireF32 } from './elementwise.js';
+import { launchPerItem } from './launch.js';
+import { getEngine } from './runtime.js';
+import { numel, sameShape, shapeString } from './shape.js';
+import { Tensor } from './tensor.js';
+
+/**
+ * LayerNorm over the trailing axes `normalizedShape` (default: the last axis), with optional affine
+ * weight and bias of that shape, as torch.nn.functional.layer_norm.
+ */
+export function layerNorm(
+  x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5,
+  normalizedShape: readonly number[] = weight?.shape ?? x.shape.slice(-1),
+): Tensor {
+  const op = 'layerNorm';
+  requireF32(op, x);
+  if (!sameShape(x.shape.slice(x.rank - normalizedShape.length), normalizedShape)) {
+    throw new Error(`${op}: normalized shape ${shapeString(normalizedShape)} is not the end of the input shape ${shapeString(x.shape)}`);
+  }
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && !sameShape(p.shape, normalizedShape)) {
+      throw new Error(`${op}: ${name} of shape ${shapeString(p.shape)} for normalized shape ${shapeString(normalizedShape)}`);
+    }
+  }
+  const cols = numel(normalizedShape);
+  const rows = cols === 0 ? 0 : x.size / cols;
+  const engine = getEngine();
+  const params = () => new Params().u32(rows, cols).f32(eps);
+  const w = weight ?? ones([cols]);
+  const b = bias ?? zeros([cols]);
+  const y = Tensor.empty(x.shape, 'f32', op);
+  const mean = Tensor.empty([rows], 'f32', op);
+  const rstd = Tensor.empty([rows], 'f32', op);
+  launchPerItem(engine, 'layernorm', 'forward', rows, params(), [
+    x.buffer(op), w.buffer(op), b.buffer(op), y.buffer(op), mean.buffer(op), rstd.buffer(op),
+  ], {}, 64);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = record(op, inputs, y, (g, [xs, ws, m, r]) => {
+    const dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
+    launchPerItem(engine, 'layernorm', 'backward', rows, params(), [
+      xs!.buffer(op), ws!.buffer(op), g.buffer(op), m!.buffer(op), r!.buffer(op), dx.buffer(op),
+    ], {}, 64);
+    if (!weight && !bias) return [dx];
+    const dw = Tensor.empty(normalizedShape, 'f32', `${op} backward`);
+    const db = Tensor.empty(normalizedShape, 'f32', `${op} backward`);
+    launchPerItem(engine, 'layernorm', 'backward_params', cols, params(), [
+      xs!.buffer(op), null, g.buffer(op), m!.buffer(op), r!.buffer(op), dw.buffer(op), db.buffer(op),
+    ], {}, 64);
+    return [dx, ...(weight ? [dw] : []), ...(bias ? [db] : [])];
+  }, [x, w, mean, rstd]);
+  if (!weight) w.dispose();
+  if (!bias) b.dispose();
+  mean.dispose();
+  rstd.dispose();
+  return out;
+}

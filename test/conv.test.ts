@@ -1,0 +1,57 @@
+import { describe, it } from 'vitest';
+import * as L from '../src/index.js';
+import { gradCheck } from './gradcheck.js';
+import * as A from './ref-autograd.js';
+import type { ConvArgs } from './reference.js';
+
+// a small grid over every padding / stride / dilation / groups combination, on odd sizes
+const GRID: Array<[ConvArgs, number[], number[]]> = [];
+for (const stride of [1, 2, 3]) {
+  for (const padding of [0, 1, 2]) {
+    for (const dilation of [1, 2]) {
+      for (const groups of [1, 3]) {
+        GRID.push([
+          { stride: [stride, stride], padding: [padding, padding], dilation: [dilation, dilation], groups },
+          [2, 9, 7, 6], // C = 9: divisible by groups 1 and 3
+          [groups === 3 ? 6 : 5, 9 / groups, 3, 2],
+        ]);
+      }
+    }
+  }
+}
+
+describe('conv2d forward and gradients against float64', () => {
+  it('every stride/padding/dilation/groups combination in a small grid (input, weight and bias gradients)', async () => {
+    for (const [a, xs, ws] of GRID) {
+      await gradCheck({
+        what: `conv2d s${a.stride} p${a.padding} d${a.dilation} g${a.groups}`,
+        shapes: [xs, ws, [ws[0]!]],
+        gpu: (x, w, b) => L.conv2d(x, w, b, a),
+        ref: (x, w, b) => A.conv2d(x, w, b, a),
+      });
+    }
+  });
+
+  it('asymmetric stride and padding, 1x1 and 7x7 kernels, no bias, more channels than a tile', async () => {
+    const cases: Array<[ConvArgs, number[], number[]]> = [
+      [{ stride: [2, 1], padding: [0, 1], dilation: [1, 1], groups: 1 }, [1, 3, 9, 8], [4, 3, 3, 3]],
+      [{ stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, [3, 37, 5, 5], [33, 37, 1, 1]],
+      [{ stride: [2, 2], padding: [3, 3], dilation: [1, 1], groups: 1 }, [1, 3, 17, 15], [8, 3, 7, 7]],
+      [{ stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 8 }, [2, 8, 6, 5], [8, 1, 3, 3]],
+    ];
+    for (const [a, xs, ws] of cases) {
+      await gradCheck({
+        what: `conv2d ${xs} ${ws}`, shapes: [xs, ws],
+        gpu: (x, w) => L.conv2d(x, w, null, a), ref: (x, w) => A.conv2d(x, w, null, a),
+      });
+    }
+  });
+
+  it('direct kernel agrees with the reference too', async () => {
+    const a: ConvArgs = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    await gradCheck({
+      what: 'conv2d direct', shapes: [[2, 5, 9, 9], [7, 5, 3, 3], [7]],
+      gpu: (x, w, b) => L.conv2d(x, w, b, { ...a, kernel: 'direct' }), ref: (x, w, b) => A.conv2d(x, w, b, a),
+    });
+  });
+});

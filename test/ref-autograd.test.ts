@@ -1,0 +1,58 @@
+// The float64 reference autograd, itself checked against central finite differences in float64.
+import { describe, expect, it } from 'vitest';
+import { hostRng, relativeError, SEED } from './helpers.js';
+import * as A from './ref-autograd.js';
+import * as R from './reference.js';
+
+const rng = hostRng(SEED ^ 0x5eed);
+const rand = (shape: number[], lo = -1, hi = 1) => R.ref(shape, Array.from({ length: R.size(shape) }, () => lo + (hi - lo) * rng()));
+
+/** Central differences of Σ w ⊙ f(inputs) in every input coordinate, against the VJPs. */
+function fdCheck(what: string, shapes: number[][], f: (...v: A.V[]) => A.V, range: [number, number] = [-1, 1]): void {
+  const inputs = shapes.map((s) => rand(s, ...range));
+  const run = (xs: R.Ref[]) => f(...xs.map(A.leaf));
+  const out = run(inputs);
+  const w = rand(out.shape);
+  const scalar = (xs: R.Ref[]) => run(xs).data.reduce((s, v, i) => s + v * w.data[i]!, 0);
+  const leaves = inputs.map(A.leaf);
+  A.backward(f(...leaves), w.data);
+  const h = 1e-6;
+  inputs.forEach((x, k) => {
+    const fd = x.data.map((_, i) => {
+      const plus = inputs.map((r, j) => (j === k ? R.ref(r.shape, r.data.map((v, q) => (q === i ? v + h : v))) : r));
+      const minus = inputs.map((r, j) => (j === k ? R.ref(r.shape, r.data.map((v, q) => (q === i ? v - h : v))) : r));
+      return (scalar(plus) - scalar(minus)) / (2 * h);
+    });
+    const err = relativeError(leaves[k]!.grad, fd);
+    expect(err, `${what}: input ${k}, seed ${SEED}`).toBeLessThan(1e-6);
+  });
+}
+
+describe('float64 reference gradients agree with finite differences', () => {
+  it('elementwise and broadcasting', () => {
+    fdCheck('mul', [[3, 1, 4], [5, 1]], A.mul);
+    fdCheck('div', [[3, 4], [4]], A.div, [0.5, 2]);
+    fdCheck('sub', [[2, 3], [1, 3]], A.sub);
+    fdCheck('tanh', [[7]], (x) => A.unary(x, Math.tanh, (v) => 1 - Math.tanh(v) ** 2));
+  });
+  it('reductions and layout', () => {
+    fdCheck('sum', [[3, 4, 5]], (x) => A.sum(x, [0, 2], true));
+    fdCheck('mean', [[3, 4, 5]], (x) => A.mean(x, [1]));
+    fdCheck('permute', [[2, 3, 4]], (x) => A.permute(x, [2, 0, 1]));
+  });
+  it('matmul with transposes and batch broadcasting', () => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      fdCheck(`matmul ${ta} ${tb}`, [ta ? [2, 4, 3] : [2, 3, 4], tb ? [5, 4] : [4, 5]], (a, b) => A.matmul(a, b, ta, tb));
+    }
+  });
+  it('conv2d with stride, padding, dilation and groups', () => {
+    const a = { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } as R.ConvArgs;
+    fdCheck('conv2d', [[2, 4, 5, 6], [6, 2, 3, 2], [6]], (x, w, b) => A.conv2d(x, w, b, a));
+  });
+  it('softmax, log-softmax, cross-entropy, layer norm', () => {
+    fdCheck('softmax', [[3, 5]], A.softmax);
+    fdCheck('logSoftmax', [[3, 5]], A.logSoftmax);
+    fdCheck('crossEntropy', [[4, 5]], (x) => A.crossEntropy(x, [1, 4, -100, 0], 0.1));
+    fdCheck('layerNorm', [[3, 6], [6], [6]], (x, w, b) => A.layerNorm(x, w, b, 1e-5));
+  });
+});

@@ -1,0 +1,211 @@
+// A float64 reverse-mode autograd over the reference ops: the gradients GPU backward passes are
+// checked against. Each op gives its vector-Jacobian product in closed form; test/ref-autograd.test.ts
+// checks those against central finite differences in float64.
+import * as R from './reference.js';
+import type { Ref } from './reference.js';
+
+export class V {
+  grad: Float64Array;
+  constructor(
+    readonly value: Ref,
+    readonly parents: V[] = [],
+    readonly vjp: (g: Float64Array) => void = () => {},
+  ) {
+    this.grad = new Float64Array(value.data.length);
+  }
+  get shape() {
+    return this.value.shape;
+  }
+  get data() {
+    return this.value.data;
+  }
+}
+
+export const leaf = (r: Ref) => new V(r);
+
+/** Back-propagates from `out` (seed: ones, or the given gradient) into every V's .grad. */
+export function backward(out: V, seed?: ArrayLike<number>): void {
+  const order: V[] = [];
+  const seen = new Set<V>();
+  const visit = (v: V) => {
+    if (seen.has(v)) return;
+    seen.add(v);
+    v.parents.forEach(visit);
+    order.push(v);
+  };
+  visit(out);
+  out.grad = seed ? Float64Array.from(seed) : out.grad.map(() => 1);
+  for (let i = order.length - 1; i >= 0; i--) order[i]!.vjp(order[i]!.grad);
+}
+
+function accumulate(v: V, g: ArrayLike<number>): void {
+  for (let i = 0; i < g.length; i++) v.grad[i]! += g[i]!;
+}
+
+/** Sums a gradient of the broadcast shape down to `shape`. */
+function sumToShape(g: Ref, shape: number[]): Float64Array {
+  const lead = g.shape.length - shape.length;
+  const axes = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
+  return axes.length ? R.reduce(g, axes, false, R.sumOf).data : g.data;
+}
+
+export function unary(x: V, f: (v: number) => number, df: (v: number) => number): V {
+  const out: V = new V(R.map(x.value, f), [x], (g) => accumulate(x, g.map((gi, i) => gi * df(x.data[i]!))));
+  return out;
+}
+
+export function binary(a: V, b: V, f: (u: number, v: number) => number, da: (u: number, v: number) => number, db: (u: number, v: number) => number): V {
+  const y = R.zip(a.value, b.value, f);
+  return new V(y, [a, b], (g) => {
+    const gr = R.ref(y.shape, g);
+    const ga = R.zip(R.zip(a.value, b.value, da), gr, (d, gi) => d * gi);
+    const gb = R.zip(R.zip(a.value, b.value, db), gr, (d, gi) => d * gi);
+    accumulate(a, sumToShape(ga, a.shape));
+    accumulate(b, sumToShape(gb, b.shape));
+  });
+}
+
+export const add = (a: V, b: V) => binary(a, b, (u, v) => u + v, () => 1, () => 1);
+export const sub = (a: V, b: V) => binary(a, b, (u, v) => u - v, () => 1, () => -1);
+export const mul = (a: V, b: V) => binary(a, b, (u, v) => u * v, (_, v) => v, (u) => u);
+export const div = (a: V, b: V) => binary(a, b, (u, v) => u / v, (_, v) => 1 / v, (u, v) => -u / (v * v));
+export const scale = (x: V, c: number) => unary(x, (v) => v * c, () => c);
+
+export function sum(x: V, axes: number[], keepdim = false): V {
+  const y = R.reduce(x.value, axes, keepdim, R.sumOf);
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return new V(y, [x], (g) => accumulate(x, R.zip(R.ref(kept, g), R.ref(x.shape, x.data), (gi) => gi).data));
+}
+
+export function mean(x: V, axes: number[], keepdim = false): V {
+  const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
+  return scale(sum(x, axes, keepdim), 1 / count);
+}
+
+export function reshape(x: V, shape: number[]): V {
+  return new V(R.ref(shape, x.data), [x], (g) => accumulate(x, g));
+}
+
+export function permute(x: V, axes: number[]): V {
+  const inverse = axes.map((_, i) => axes.indexOf(i));
+  const y = R.permute(x.value, axes);
+  return new V(y, [x], (g) => accumulate(x, R.permute(R.ref(y.shape, g), inverse).data));
+}
+
+export function matmul(a: V, b: V, transA = false, transB = false): V {
+  const y = R.matmul(a.value, b.value, transA, transB);
+  const last2 = (r: number) => [...Array(r).keys()].map((k) => (k < r - 2 ? k : 2 * r - 3 - k));
+  return new V(y, [a, b], (g) => {
+    const gr = R.ref(y.shape, g);
+    // d op(A) = g · op(B)ᵀ and d op(B) = op(A)ᵀ · g, transposed back where the operand was
+    let da = R.matmul(gr, b.value, false, !transB);
+    if (transA) da = R.permute(da, last2(da.shape.length));
+    let dbv = R.matmul(a.value, gr, !transA, false);
+    if (transB) dbv = R.permute(dbv, last2(dbv.shape.length));
+    accumulate(a, sumToShape(da, a.shape));
+    accumulate(b, sumToShape(dbv, b.shape));
+  });
+}
+
+/** log-softmax along the last axis. */
+export function logSoftmax(x: V): V {
+  const cols = x.shape.at(-1)!;
+  const y = new Float64Array(x.data.length);
+  for (let r = 0; r < x.data.length / cols; r++) {
+    const row = x.data.subarray(r * cols, (r + 1) * cols);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+    row.forEach((v, j) => (y[r * cols + j] = v - lse));
+  }
+  return new V(R.ref(x.shape, y), [x], (g) => {
+    const dx = new Float64Array(g.length);
+    for (let r = 0; r < g.length / cols; r++) {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += g[r * cols + j]!;
+      for (let j = 0; j < cols; j++) dx[r * cols + j] = g[r * cols + j]! - Math.exp(y[r * cols + j]!) * s;
+    }
+    accumulate(x, dx);
+  });
+}
+
+export const exp = (x: V) => unary(x, Math.exp, Math.exp);
+
+export function softmax(x: V): V {
+  return exp(logSoftmax(x));
+}
+
+/** torch.nn.functional.cross_entropy: mean over rows whose label is not ignoreIndex. */
+export function crossEntropy(logits: V, labels: number[], smoothing = 0, ignoreIndex = -100): V {
+  const [rows, classes] = logits.shape as [number, number];
+  const lp = logSoftmax(logits);
+  const weights = new Float64Array(rows * classes);
+  const valid = labels.filter((y) => y !== ignoreIndex).length;
+  labels.forEach((y, r) => {
+    if (y === ignoreIndex) return;
+    for (let c = 0; c < classes; c++) weights[r * classes + c] = -((c === y ? 1 - smoothing : 0) + smoothing / classes) / valid;
+  });
+  const w = leaf(R.ref([rows, classes], weights));
+  return sum(mul(lp, w), [0, 1]);
+}
+
+export function layerNorm(x: V, weight: V | null, bias: V | null, eps: number): V {
+  const last = x.shape.length - 1;
+  const mu = mean(x, [last], true);
+  const d = sub(x, mu);
+  const variance = mean(mul(d, d), [last], true);
+  const rstd = unary(variance, (v) => 1 / Math.sqrt(v + eps), (v) => -0.5 * (v + eps) ** -1.5);
+  let y = mul(d, rstd);
+  if (weight) y = mul(y, weight);
+  if (bias) y = add(y, bias);
+  return y;
+}
+
+export function slice(x: V, begin: number[], shape: number[]): V {
+  const y = R.slice(x.value, begin, shape);
+  return new V(y, [x], (g) => {
+    // scatter g back into its window: the window's flat indices come from slicing an index map
+    const index = R.slice(R.ref(x.shape, x.data.map((_, i) => i)), begin, shape);
+    index.data.forEach((at, i) => (x.grad[at]! += g[i]!));
+  });
+}
+
+export function concat(xs: V[], axis: number): V {
+  const y = R.concat(xs.map((x) => x.value), axis);
+  return new V(y, xs, (g) => {
+    let at = 0;
+    for (const x of xs) {
+      const begin = y.shape.map((_, k) => (k === axis ? at : 0));
+      accumulate(x, R.slice(R.ref(y.shape, g), begin, x.shape).data);
+      at += x.shape[axis]!;
+    }
+  });
+}
+
+export function broadcastTo(x: V, shape: number[]): V {
+  const y = R.zip(x.value, R.ref(shape, new Float64Array(R.size(shape))), (u) => u);
+  return new V(y, [x], (g) => accumulate(x, sumToShape(R.ref(shape, g), x.shape)));
+}
+
+/** Maximum over axes; the gradient is shared evenly among tied maxima (torch.amax). */
+export function max(x: V, axes: number[], keepdim = false): V {
+  const y = R.reduce(x.value, axes, keepdim, R.maxOf);
+  const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const ym = R.ref(kept, y.data);
+  const hit = R.zip(x.value, ym, (u, m) => +(u === m));
+  const ties = R.reduce(hit, axes, true, R.sumOf);
+  return new V(y, [x], (g) => {
+    const share = R.zip(R.ref(kept, g), ties, (gi, t) => gi / t);
+    accumulate(x, R.zip(hit, share, (h, s) => h * s).data);
+  });
+}
+
+export function conv2d(x: V, w: V, bias: V | null, a: R.ConvArgs): V {
+  const y = R.conv2d(x.value, w.value, bias?.value ?? null, a);
+  return new V(y, bias ? [x, w, bias] : [x, w], (g) => {
+    R.convTaps(x.shape, w.shape, a, (yi, xi, wi) => {
+      x.grad[xi]! += g[yi]! * w.data[wi]!;
+      w.grad[wi]! += g[yi]! * x.data[xi]!;
+    });
+    if (bias) accumulate(bias, sumToShape(R.ref(y.shape, g), [1, y.shape[1]!, 1, 1]));
+  });
+}
