@@ -15,3 +15,7 @@ export * from './tensor/softmax.js';
 export * from './tensor/losses.js';
 export * from './tensor/norm.js';
 export * from './tensor/conv.js';
+export * from './tensor/pool.js';
+export * from './tensor/gather.js';
+export * from './tensor/batchnorm.js';
+export * from './tensor/dropout.js';

@@ -49,6 +49,11 @@ describe('float64 reference gradients agree with finite differences', () => {
     const a = { stride: [2, 1], padding: [1, 2], dilation: [1, 2], groups: 2 } as R.ConvArgs;
     fdCheck('conv2d', [[2, 4, 5, 6], [6, 2, 3, 2], [6]], (x, w, b) => A.conv2d(x, w, b, a));
   });
+  it('average pooling, sliding and adaptive', () => {
+    fdCheck('avgPool2d', [[1, 2, 7, 6]], (x) => A.avgPool2d(x, { kernel: [3, 2], stride: [2, 2], padding: [1, 1] }));
+    fdCheck('adaptiveAvgPool2d', [[1, 2, 7, 5]], (x) => A.avgPool2d(x, { kernel: [3, 2], stride: [1, 1], padding: [0, 0], adaptive: true }));
+    fdCheck('maxPool2d', [[1, 2, 6, 5]], (x) => A.maxPool2d(x, { kernel: [2, 2], stride: [2, 1], padding: [1, 0] }));
+  });
   it('softmax, log-softmax, cross-entropy, layer norm', () => {
     fdCheck('softmax', [[3, 5]], A.softmax);
     fdCheck('logSoftmax', [[3, 5]], A.logSoftmax);

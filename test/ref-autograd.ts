@@ -209,3 +209,35 @@ export function conv2d(x: V, w: V, bias: V | null, a: R.ConvArgs): V {
     if (bias) accumulate(bias, sumToShape(R.ref(y.shape, g), [1, y.shape[1]!, 1, 1]));
   });
 }
+
+export function maxPool2d(x: V, a: R.PoolArgs): V {
+  const windows: number[][] = [];
+  const shape = R.poolWindows(x.shape, a, (_, xs) => windows.push(xs));
+  // the first maximum of each window takes the gradient, as the saved index on the GPU
+  const winners = windows.map((xs) => xs.reduce((best, i) => (x.data[i]! > x.data[best]! ? i : best), xs[0]!));
+  return new V(R.ref(shape, winners.map((i) => x.data[i]!)), [x], (g) => winners.forEach((i, o) => (x.grad[i]! += g[o]!)));
+}
+
+export function avgPool2d(x: V, a: R.PoolArgs): V {
+  const windows: Array<[number[], number]> = [];
+  const shape = R.poolWindows(x.shape, a, (_, xs, d) => windows.push([xs, d]));
+  const y = windows.map(([xs, d]) => xs.reduce((s, i) => s + x.data[i]!, 0) / d);
+  return new V(R.ref(shape, y), [x], (g) => windows.forEach(([xs, d], o) => xs.forEach((i) => (x.grad[i]! += g[o]! / d))));
+}
+
+export function indexSelect(x: V, axis: number, indices: number[]): V {
+  const index = R.ref(x.shape, x.data.map((_, i) => i));
+  const parts = indices.map((k) => R.slice(index, x.shape.map((_, a) => (a === axis ? k : 0)), x.shape.map((d, a) => (a === axis ? 1 : d))));
+  const at = R.concat(parts, axis);
+  return new V(R.ref(at.shape, at.data.map((i) => x.data[i]!)), [x], (g) => at.data.forEach((i, o) => (x.grad[i]! += g[o]!)));
+}
+
+/** Training-mode batch norm over [N, C, H, W] with batch statistics (biased variance). */
+export function batchNorm2d(x: V, weight: V, bias: V, eps: number): V {
+  const mu = mean(x, [0, 2, 3], true);
+  const d = sub(x, mu);
+  const variance = mean(mul(d, d), [0, 2, 3], true);
+  const rstd = unary(variance, (v) => 1 / Math.sqrt(v + eps), (v) => -0.5 * (v + eps) ** -1.5);
+  const c = x.shape[1]!;
+  return add(mul(mul(d, rstd), reshape(weight, [1, c, 1, 1])), reshape(bias, [1, c, 1, 1]));
+}

@@ -238,3 +238,37 @@ export function conv2d(x: Ref, w: Ref, bias: Ref | null, a: ConvArgs): Ref {
   if (bias) data.forEach((_, i) => (data[i]! += bias.data[Math.floor(i / (shape[2]! * shape[3]!)) % shape[1]!]!));
   return { shape, data };
 }
+
+export interface PoolArgs {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  /** adaptive_avg_pool2d to `kernel`-sized output instead of sliding windows */
+  adaptive?: boolean;
+}
+
+/** Each output of a 2-D pooling: its flat index, the flat input indices of its window, its divisor. */
+export function poolWindows(xShape: number[], a: PoolArgs, visit: (yi: number, xs: number[], divisor: number) => void): number[] {
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const axis = (o: number, size: number, k: number, s: number, p: number, osize: number): [number, number, number] => {
+    if (a.adaptive) {
+      const lo = Math.floor((o * size) / osize);
+      const hi = Math.ceil(((o + 1) * size) / osize);
+      return [lo, hi, hi - lo];
+    }
+    const lo = o * s - p;
+    const hi = Math.min(lo + k, size + p);
+    return [Math.max(lo, 0), Math.min(hi, size), hi - lo];
+  };
+  const [oh, ow] = a.adaptive
+    ? a.kernel
+    : [Math.floor((h + 2 * a.padding[0] - a.kernel[0]) / a.stride[0]) + 1, Math.floor((w + 2 * a.padding[1] - a.kernel[1]) / a.stride[1]) + 1];
+  for (let plane = 0; plane < n * c; plane++) for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
+    const [r0, r1, dr] = axis(y, h, a.kernel[0], a.stride[0], a.padding[0], oh);
+    const [c0, c1, dc] = axis(x, w, a.kernel[1], a.stride[1], a.padding[1], ow);
+    const xs: number[] = [];
+    for (let r = r0; r < r1; r++) for (let q = c0; q < c1; q++) xs.push((plane * h + r) * w + q);
+    visit((plane * oh + y) * ow + x, xs, dr * dc);
+  }
+  return [n, c, oh, ow];
+}

@@ -125,3 +125,11 @@ export function clone(x: Tensor): Tensor {
   if (x.size > 0) getEngine().copy(x.buffer('clone'), 0, y.buffer('clone'), 0, x.size * 4);
   return record('clone', [x], y, (g) => [g]);
 }
+
+/** Overwrites dst's values with src's (same shape and dtype): running statistics, optimizer state. */
+export function assign(dst: Tensor, src: Tensor): void {
+  if (!sameShape(dst.shape, src.shape) || dst.dtype !== src.dtype) {
+    throw new Error(`assign: ${src} does not fit ${dst}`);
+  }
+  if (src.size > 0) getEngine().copy(src.buffer('assign'), 0, dst.buffer('assign'), 0, src.size * 4);
+}
