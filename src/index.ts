@@ -19,3 +19,4 @@ export * from './tensor/pool.js';
 export * from './tensor/gather.js';
 export * from './tensor/batchnorm.js';
 export * from './tensor/dropout.js';
+export * from './tensor/attention.js';

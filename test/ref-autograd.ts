@@ -241,3 +241,13 @@ export function batchNorm2d(x: V, weight: V, bias: V, eps: number): V {
   const c = x.shape[1]!;
   return add(mul(mul(d, rstd), reshape(weight, [1, c, 1, 1])), reshape(bias, [1, c, 1, 1]));
 }
+
+/** softmax(q·kᵀ·scale + mask)·v on the last two axes, composed from the reference ops. */
+export function attention(q: V, k: V, v: V, scaleBy: number, causal = false): V {
+  let scores = scale(matmul(q, k, false, true), scaleBy);
+  if (causal) {
+    const [sq, sk] = scores.shape.slice(-2) as [number, number];
+    scores = add(scores, leaf(R.ref([sq, sk], Array.from({ length: sq * sk }, (_, e) => (e % sk > Math.floor(e / sk) ? -Infinity : 0)))));
+  }
+  return matmul(softmax(scores), v);
+}

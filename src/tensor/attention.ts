@@ -1,0 +1,95 @@
+// Scaled dot-product attention, softmax(Q·Kᵀ·scale)·V over the last two axes. The fused path
+// (kernels/attention.wgsl) never materializes the score matrix and has its own backward kernels;
+// the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline.
+import { Params } from '../gpu/params.js';
+import { record } from './autograd.js';
+import { fromArray } from './creation.js';
+import { add, mul, requireF32 } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { getEngine } from './runtime.js';
+import { numel, sameShape, shapeString } from './shape.js';
+import { softmax } from './softmax.js';
+import { Tensor } from './tensor.js';
+
+export interface AttentionOptions {
+  /** multiplies the scores; 1/sqrt(head dim) by default */
+  scale?: number;
+  /** mask keys after the query's own position */
+  causal?: boolean;
+  /** the flash-style fused kernels (default), or matmul + softmax + matmul */
+  fused?: boolean;
+}
+
+const MAX_HEAD_DIM = 128; // kernels/attention.wgsl's MAX_HD
+const ROWS_PER_WORKGROUP = 32;
+
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const op = 'attention';
+  requireF32(op, q, k, v);
+  const d = q.shape.at(-1) ?? 0;
+  const lead = q.shape.slice(0, -2);
+  const fits =
+    q.rank >= 2 && k.rank === q.rank && sameShape(k.shape, v.shape) && sameShape(k.shape.slice(0, -2), lead) && k.shape.at(-1) === d;
+  if (!fits) {
+    throw new Error(`${op}: expects q [..., Sq, D] and k, v [..., Sk, D] with equal leading axes, got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const causal = opts.causal ?? false;
+  if ((opts.fused ?? true) && d >= 1 && d <= MAX_HEAD_DIM) return fused(q, k, v, scale, causal);
+  return unfused(q, k, v, scale, causal);
+}
+
+function unfused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean): Tensor {
+  const sq = q.shape.at(-2)!;
+  const sk = k.shape.at(-2)!;
+  let scores = mul(matmul(q, k, { transB: true }), scale);
+  if (causal) {
+    const mask = fromArray(Float32Array.from({ length: sq * sk }, (_, e) => (e % sk > Math.floor(e / sk) ? -Infinity : 0)), [sq, sk]);
+    scores = add(scores, mask);
+  }
+  return matmul(softmax(scores), v);
+}
+
+function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean): Tensor {
+  const op = 'attention';
+  const engine = getEngine();
+  const [sq, d] = q.shape.slice(-2) as [number, number];
+  const sk = k.shape.at(-2)!;
+  const bh = numel(q.shape.slice(0, -2));
+  const wg = engine.workgroupSize(ROWS_PER_WORKGROUP);
+  // a key tile and a value tile of bk rows, plus two floats per row, must fit workgroup memory
+  const bk = Math.max(1, Math.min(32, Math.floor(engine.limits.maxComputeWorkgroupStorageSize / (8 * d + 8))));
+  const constants = { WG: wg, BK: bk, HD: d, CAUSAL: causal ? 1 : 0 };
+  const params = () => new Params().u32(bh, sq, sk).f32(scale, -Infinity).u32(d);
+  const blocks = (rows: number) => bh * Math.ceil(rows / wg);
+  const o = Tensor.empty(q.shape, 'f32', op);
+  const lse = Tensor.empty([bh, sq], 'f32', op);
+  if (o.size > 0 && sk > 0) {
+    engine.dispatch({
+      kernel: 'attention', entry: 'forward', constants, params: params(),
+      buffers: [q.buffer(op), k.buffer(op), v.buffer(op), o.buffer(op), lse.buffer(op)], workgroups: blocks(sq),
+    });
+  }
+  const out = record(op, [q, k, v], o, (g, [qs, ks, vs, os, ls]) => {
+    const b = (t: Tensor) => t.buffer(`${op} backward`);
+    const dv = Tensor.empty([bh, sq], 'f32', `${op} backward`);
+    engine.dispatch({
+      kernel: 'attention', entry: 'rowdot', constants, params: params(),
+      buffers: [null, null, null, b(os!), null, b(g), b(dv)], workgroups: Math.ceil((bh * sq) / wg),
+    });
+    const dq = Tensor.empty(q.shape, 'f32', `${op} backward`);
+    const dk = Tensor.empty(k.shape, 'f32', `${op} backward`);
+    const dvv = Tensor.empty(v.shape, 'f32', `${op} backward`);
+    engine.dispatch({
+      kernel: 'attention', entry: 'backward_q', constants, params: params(),
+      buffers: [b(qs!), b(ks!), b(vs!), null, b(ls!), b(g), b(dv), b(dq)], workgroups: blocks(sq),
+    });
+    engine.dispatch({
+      kernel: 'attention', entry: 'backward_kv', constants, params: params(),
+      buffers: [b(qs!), b(ks!), b(vs!), null, b(ls!), b(g), b(dv), b(dk), b(dvv)], workgroups: blocks(sk),
+    });
+    return [dq, dk, dvv];
+  }, [q, k, v, o, lse]);
+  lse.dispose();
+  return out;
+}
