@@ -37,7 +37,7 @@ fn ocg() -> u32 { return P.oc / P.groups; }
 fn ksize() -> u32 { return cg() * P.kh * P.kw; }
 
 // Index in x of X[(n,oh,ow), kk] for group g: the input pixel under kernel tap kk, or -1 in the
-// padding. (An index, not a value: forward and backward_weight read it from different bindings.)
+// padding (forward_direct's per-element im2col).
 fn im2col(g: u32, pix: u32, kk: u32) -> i32 {
   let ow = pix % P.ow;
   let oh = (pix / P.ow) % P.oh;
@@ -56,11 +56,6 @@ fn x_at(g: u32, pix: u32, kk: u32) -> f32 {
   return select(0.0, x[max(i, 0)], i >= 0);
 }
 
-fn xin_at(g: u32, pix: u32, kk: u32) -> f32 {
-  let i = im2col(g, pix, kk);
-  return select(0.0, xin[max(i, 0)], i >= 0);
-}
-
 struct Tile { g: u32, row0: u32, col0: u32, live: bool }
 
 // Which 32x32 tile of which group this workgroup computes, and this invocation's 4x4 corner.
@@ -75,6 +70,10 @@ fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32) -> Tile {
   return Tile(g, row0, col0, g < P.groups && row0 < rows && col0 < cols);
 }
 
+// Loops run over (ic, kh, kw) and over output positions as nested loops, with each pixel's
+// coordinates decomposed once outside them: index divisions inside the k loop made the first
+// version of these kernels 3-4x slower on lavapipe.
+
 @compute @workgroup_size(8, 8)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
@@ -84,10 +83,34 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let K = ksize();
   let pix = min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u));
   let oc = t.g * ocg() + min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
+  // per pixel: offset of (n, first channel of the group) in x, and the window's top-left corner
+  let owv = pix % P.ow;
+  let ohv = (pix / P.ow) % P.oh;
+  let nv = pix / (P.ow * P.oh);
+  let plane = P.h * P.w;
+  let xbase = (nv * P.c + t.g * cg()) * plane;
+  let ih0 = vec4i(ohv * P.stride_h) - i32(P.pad_h);
+  let iw0 = vec4i(owv * P.stride_w) - i32(P.pad_w);
   var acc: array<vec4f, 4>;
-  for (var kk = 0u; kk < K; kk++) {
-    let b = vec4f(wt[oc.x * K + kk], wt[oc.y * K + kk], wt[oc.z * K + kk], wt[oc.w * K + kk]);
-    for (var i = 0u; i < 4u; i++) { acc[i] = fma(vec4f(x_at(t.g, pix[i], kk)), b, acc[i]); }
+  var kk = 0u;
+  for (var ic = 0u; ic < cg(); ic++) {
+    for (var kh = 0u; kh < P.kh; kh++) {
+      let ih = ih0 + i32(kh * P.dil_h);
+      let row_ok = (ih >= vec4i(0)) & (ih < vec4i(i32(P.h)));
+      let row_at = xbase + ic * plane + vec4u(max(ih, vec4i(0))) * P.w;
+      for (var kw = 0u; kw < P.kw; kw++) {
+        let iw = iw0 + i32(kw * P.dil_w);
+        let ok = row_ok & (iw >= vec4i(0)) & (iw < vec4i(i32(P.w)));
+        let at = row_at + vec4u(max(iw, vec4i(0)));
+        let av = select(vec4f(0.0), vec4f(x[at.x], x[at.y], x[at.z], x[at.w]), ok);
+        let b = vec4f(wt[oc.x * K + kk], wt[oc.y * K + kk], wt[oc.z * K + kk], wt[oc.w * K + kk]);
+        acc[0] = fma(vec4f(av.x), b, acc[0]);
+        acc[1] = fma(vec4f(av.y), b, acc[1]);
+        acc[2] = fma(vec4f(av.z), b, acc[2]);
+        acc[3] = fma(vec4f(av.w), b, acc[3]);
+        kk++;
+      }
+    }
   }
   var bv = vec4f(0.0);
   if (P.has_bias == 1u) { bv = vec4f(bias[oc.x], bias[oc.y], bias[oc.z], bias[oc.w]); }
@@ -120,17 +143,6 @@ fn forward_direct(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   y[i] = acc;
 }
 
-// dY[n, oc, oh, ow] reaching input pixel (n, ih, iw) through tap (kh, kw), or 0.
-fn dy_tap(n: u32, oc: u32, ih: u32, iw: u32, kh: u32, kw: u32) -> f32 {
-  let th = i32(ih + P.pad_h) - i32(kh * P.dil_h);
-  let tw = i32(iw + P.pad_w) - i32(kw * P.dil_w);
-  if (th < 0 || tw < 0) { return 0.0; }
-  let oh = u32(th) / P.stride_h;
-  let ow = u32(tw) / P.stride_w;
-  if (oh * P.stride_h != u32(th) || ow * P.stride_w != u32(tw) || oh >= P.oh || ow >= P.ow) { return 0.0; }
-  return dy[((n * P.oc + oc) * P.oh + oh) * P.ow + ow];
-}
-
 @compute @workgroup_size(8, 8)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_id) lid: vec3u) {
@@ -138,23 +150,36 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let t = tile_of(wid, nwg, lid, rows, cg());
   if (!t.live) { return; }
   let K = ksize();
+  let taps = P.kh * P.kw;
   let pix = min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u));
   let ic = min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(cg() - 1u));
+  let iwv = vec4i(pix % P.w);
+  let ihv = vec4i((pix / P.w) % P.h);
+  let nv = pix / (P.w * P.h);
+  let sh = i32(P.stride_h);
+  let sw = i32(P.stride_w);
   var acc: array<vec4f, 4>;
-  let taps = P.kh * P.kw;
   for (var o = 0u; o < ocg(); o++) {
     let oc = t.g * ocg() + o;
-    for (var tap = 0u; tap < taps; tap++) {
-      let kh = tap / P.kw;
-      let kw = tap % P.kw;
-      let b = vec4f(wt[oc * K + ic.x * taps + tap], wt[oc * K + ic.y * taps + tap],
-                    wt[oc * K + ic.z * taps + tap], wt[oc * K + ic.w * taps + tap]);
-      for (var i = 0u; i < 4u; i++) {
-        let p = pix[i];
-        let iw = p % P.w;
-        let ih = (p / P.w) % P.h;
-        let n = p / (P.w * P.h);
-        acc[i] = fma(vec4f(dy_tap(n, oc, ih, iw, kh, kw)), b, acc[i]);
+    let dy_plane = (nv * P.oc + oc) * P.oh;
+    for (var kh = 0u; kh < P.kh; kh++) {
+      // output row oh with oh·stride − pad + kh·dil = ih, if it is whole and in range
+      let th = ihv + i32(P.pad_h) - i32(kh * P.dil_h);
+      let oh = th / sh;
+      let row_ok = (th >= vec4i(0)) & (oh * sh == th) & (oh < vec4i(i32(P.oh)));
+      for (var kw = 0u; kw < P.kw; kw++) {
+        let tw = iwv + i32(P.pad_w) - i32(kw * P.dil_w);
+        let ow = tw / sw;
+        let ok = row_ok & (tw >= vec4i(0)) & (ow * sw == tw) & (ow < vec4i(i32(P.ow)));
+        let at = (dy_plane + vec4u(max(oh, vec4i(0)))) * P.ow + vec4u(max(ow, vec4i(0)));
+        let g4 = select(vec4f(0.0), vec4f(dy[at.x], dy[at.y], dy[at.z], dy[at.w]), ok);
+        let tap = kh * P.kw + kw;
+        let b = vec4f(wt[oc * K + ic.x * taps + tap], wt[oc * K + ic.y * taps + tap],
+                      wt[oc * K + ic.z * taps + tap], wt[oc * K + ic.w * taps + tap]);
+        acc[0] = fma(vec4f(g4.x), b, acc[0]);
+        acc[1] = fma(vec4f(g4.y), b, acc[1]);
+        acc[2] = fma(vec4f(g4.z), b, acc[2]);
+        acc[3] = fma(vec4f(g4.w), b, acc[3]);
       }
     }
   }
@@ -177,13 +202,35 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   if (!t.live) { return; }
   let oc = t.g * ocg() + min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
   let kk = min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(K - 1u));
-  let plane = P.oh * P.ow;
+  // per column: the tap's channel offset and its (kh, kw) displacement, decomposed once
+  let kwv = kk % P.kw;
+  let khv = (kk / P.kw) % P.kh;
+  let icv = kk / (P.kw * P.kh);
+  let plane = P.h * P.w;
+  let dh = vec4i(khv * P.dil_h) - i32(P.pad_h);
+  let dwv = vec4i(kwv * P.dil_w) - i32(P.pad_w);
+  let oplane = P.oh * P.ow;
   var acc: array<vec4f, 4>;
-  for (var p = 0u; p < P.n * plane; p++) {
-    let n = p / plane;
-    let s = p % plane;
-    let b = vec4f(xin_at(t.g, p, kk.x), xin_at(t.g, p, kk.y), xin_at(t.g, p, kk.z), xin_at(t.g, p, kk.w));
-    for (var i = 0u; i < 4u; i++) { acc[i] = fma(vec4f(dy[(n * P.oc + oc[i]) * plane + s]), b, acc[i]); }
+  for (var n = 0u; n < P.n; n++) {
+    let xbase = (n * P.c + t.g * cg() + icv) * plane;
+    let dy_base = (n * P.oc + oc) * oplane;
+    for (var oh = 0u; oh < P.oh; oh++) {
+      let ih = i32(oh * P.stride_h) + dh;
+      let row_ok = (ih >= vec4i(0)) & (ih < vec4i(i32(P.h)));
+      let row_at = xbase + vec4u(max(ih, vec4i(0))) * P.w;
+      for (var ow = 0u; ow < P.ow; ow++) {
+        let iw = i32(ow * P.stride_w) + dwv;
+        let ok = row_ok & (iw >= vec4i(0)) & (iw < vec4i(i32(P.w)));
+        let at = row_at + vec4u(max(iw, vec4i(0)));
+        let b = select(vec4f(0.0), vec4f(xin[at.x], xin[at.y], xin[at.z], xin[at.w]), ok);
+        let s = oh * P.ow + ow;
+        let gv = vec4f(dy[dy_base.x + s], dy[dy_base.y + s], dy[dy_base.z + s], dy[dy_base.w + s]);
+        acc[0] = fma(vec4f(gv.x), b, acc[0]);
+        acc[1] = fma(vec4f(gv.y), b, acc[1]);
+        acc[2] = fma(vec4f(gv.z), b, acc[2]);
+        acc[3] = fma(vec4f(gv.w), b, acc[3]);
+      }
+    }
   }
   for (var i = 0u; i < 4u; i++) {
     if (t.row0 + i >= ocg()) { break; }

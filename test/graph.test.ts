@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import { gradCheck } from './gradcheck.js';
 import * as A from './ref-autograd.js';
-import { erf } from './reference.js';
+import { erf, type ConvArgs } from './reference.js';
 
 describe('backward: bad input', () => {
   it('refuses a second backward through a freed graph, unless the first kept it', async () => {
@@ -120,7 +120,7 @@ describe('composed networks against the float64 reference', () => {
 
   it('a residual conv block: conv-BN-ReLU-conv-BN, strided projection shortcut, pooling, head', async () => {
     const [n, c, h, w, oc, classes] = [2, 3, 9, 9, 4, 5];
-    const conv = (s: number, p: number) => ({ stride: [s, s], padding: [p, p], dilation: [1, 1], groups: 1 }) as const;
+    const conv = (s: number, p: number): ConvArgs => ({ stride: [s, s], padding: [p, p], dilation: [1, 1], groups: 1 });
     const labels = [1, 4];
     const y = L.fromArray(new Int32Array(labels));
     await gradCheck({
