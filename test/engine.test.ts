@@ -94,6 +94,24 @@ describe('buffer pool', () => {
   });
 });
 
+describe('views into a flat buffer', () => {
+  it('binds each subview at its offset, so kernels read and write only its range', async () => {
+    const align = L.getEngine().limits.minStorageBufferOffsetAlignment / 4;
+    const flat = L.zeros([3 * align]);
+    const a = flat.subview(0, [2, 3]);
+    const b = flat.subview(2 * align, [5]);
+    L.assign(b, L.arange(5)); // a copy into the range
+    L.assign(a, L.exp(L.add(L.reshape(L.slice(b, [1], [4]), [3]), L.zeros([2, 3])))); // kernels reading the range
+    const all = await flat.toArray();
+    [1, 2, 3, 1, 2, 3].forEach((v, i) => expect(all[i]! / Math.exp(v)).toBeCloseTo(1, 6));
+    expect([...all.slice(2 * align, 2 * align + 5)]).toEqual([0, 1, 2, 3, 4]);
+    expect([...(await L.mul(b, 2).toArray())]).toEqual([0, 2, 4, 6, 8]); // a kernel writing from the range
+    expect(all.slice(6, 2 * align).every((v) => v === 0)).toBe(true);
+    expect(() => flat.subview(1, [2])).toThrow(/no view of 2 elements at offset 1/);
+    expect(() => flat.subview(2 * align, [align + 1])).toThrow(/no view/);
+  });
+});
+
 describe('ownership', () => {
   it('tidy disposes what it does not return, and keep() exempts a tensor', () => {
     let inner!: L.Tensor;

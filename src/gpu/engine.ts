@@ -14,9 +14,9 @@ export interface DispatchSpec {
   /** pipeline-overridable constants: the specialization a pipeline is cached by */
   constants?: Record<string, number>;
   params?: Params;
-  /** storage buffers bound at 1, 2, ... in order (binding 0 is the params uniform, when given);
-   *  null leaves a binding the entry point does not use */
-  buffers: Array<GPUBuffer | null>;
+  /** storage buffers (or ranges of them) bound at 1, 2, ... in order (binding 0 is the params
+   *  uniform, when given); null leaves a binding the entry point does not use */
+  buffers: Array<GPUBufferBinding | GPUBuffer | null>;
   /** total workgroups; folded into a 2-D grid when above maxComputeWorkgroupsPerDimension */
   workgroups: number;
 }
@@ -121,7 +121,9 @@ export class Engine {
       this.#paramBytes.set(bytes, offset);
       entries.push({ binding: 0, resource: { buffer: this.#paramBuffer, offset, size: bytes.byteLength } });
     }
-    spec.buffers.forEach((buffer, i) => buffer && entries.push({ binding: i + 1, resource: { buffer } }));
+    spec.buffers.forEach((b, i) => {
+      if (b) entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } });
+    });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#computePass();
     pass.setPipeline(pipeline);
@@ -147,8 +149,9 @@ export class Engine {
     return this.#encoder;
   }
 
-  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    this.#commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  /** Records a copy of `bytes` between buffer ranges (offsets from the bindings, 0 if absent). */
+  copy(src: GPUBufferBinding, dst: GPUBufferBinding, bytes: number): void {
+    this.#commandEncoder().copyBufferToBuffer(src.buffer, src.offset ?? 0, dst.buffer, dst.offset ?? 0, bytes);
   }
 
   /** Submits everything recorded so far (and the params it reads). Returns at once. */
@@ -167,16 +170,16 @@ export class Engine {
   }
 
   /** Writes host data into a buffer, after the work already recorded (which may still read it). */
-  write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+  write(dst: GPUBufferBinding, data: ArrayBufferView): void {
     this.flush();
-    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(dst.buffer, dst.offset ?? 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** Copies `bytes` from a storage buffer back to the host once all recorded work has run. */
-  async read(buffer: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+  /** Copies `bytes` from a storage buffer range back to the host once all recorded work has run. */
+  async read(src: GPUBufferBinding, bytes: number): Promise<ArrayBuffer> {
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.#readPool.acquire(size, 'readback');
-    this.copy(buffer, byteOffset, staging, 0, size);
+    this.copy(src, { buffer: staging }, size);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, size);

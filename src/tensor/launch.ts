@@ -9,7 +9,7 @@ export function launchPerItem(
   entry: string,
   n: number,
   params: Params,
-  buffers: Array<GPUBuffer | null>,
+  buffers: Array<GPUBufferBinding | null>,
   constants: Record<string, number> = {},
   preferredWorkgroup = 256,
 ): void {

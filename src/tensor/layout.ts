@@ -122,7 +122,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 /** A copy with its own storage. */
 export function clone(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape, x.dtype, 'clone');
-  if (x.size > 0) getEngine().copy(x.buffer('clone'), 0, y.buffer('clone'), 0, x.size * 4);
+  if (x.size > 0) getEngine().copy(x.buffer('clone'), y.buffer('clone'), x.size * 4);
   return record('clone', [x], y, (g) => [g]);
 }
 
@@ -131,5 +131,5 @@ export function assign(dst: Tensor, src: Tensor): void {
   if (!sameShape(dst.shape, src.shape) || dst.dtype !== src.dtype) {
     throw new Error(`assign: ${src} does not fit ${dst}`);
   }
-  if (src.size > 0) getEngine().copy(src.buffer('assign'), 0, dst.buffer('assign'), 0, src.size * 4);
+  if (src.size > 0) getEngine().copy(src.buffer('assign'), dst.buffer('assign'), src.size * 4);
 }

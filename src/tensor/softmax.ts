@@ -9,7 +9,7 @@ import { getEngine } from './runtime.js';
 import { normalizeAxis } from './shape.js';
 import { Tensor } from './tensor.js';
 
-function rowsKernel(op: string, entry: 'forward' | 'backward', logForm: boolean, shape: readonly number[], buffers: GPUBuffer[], out: Tensor): Tensor {
+function rowsKernel(op: string, entry: 'forward' | 'backward', logForm: boolean, shape: readonly number[], buffers: GPUBufferBinding[], out: Tensor): Tensor {
   const cols = shape.at(-1) ?? 1;
   const rows = cols === 0 ? 0 : out.size / cols;
   const params = new Params().u32(rows, cols);

@@ -26,12 +26,15 @@ export class Tensor {
   /** accumulated gradient of a leaf after backward(); owned by this tensor, disposed with it */
   grad: Tensor | null = null;
   #storage: Storage | null;
+  /** first element's index in the storage (views into a flat buffer, e.g. a model's parameters) */
+  readonly #offset: number;
 
-  private constructor(shape: readonly number[], dtype: DType, storage: Storage) {
+  private constructor(shape: readonly number[], dtype: DType, storage: Storage, offset = 0) {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = numel(shape);
     this.#storage = storage;
+    this.#offset = offset;
     trackInScope(this);
   }
 
@@ -60,21 +63,38 @@ export class Tensor {
     return this.#storage === null;
   }
 
-  /** The GPU buffer, for kernels; `op` names the op that asks, so a disposed tensor is reported by it. */
-  buffer(op: string): GPUBuffer {
-    if (!this.#storage) throw new Error(`${op}: tensor of shape ${shapeString(this.shape)} was disposed`);
-    return this.#storage.buffer;
+  /** The GPU buffer range holding the values, for kernels; `op` names the op that asks, so a
+   *  disposed tensor is reported by it. */
+  buffer(op: string): GPUBufferBinding {
+    const s = this.#storage;
+    if (!s) throw new Error(`${op}: tensor of shape ${shapeString(this.shape)} was disposed`);
+    const offset = this.#offset * 4;
+    // a binding needs a non-zero size; an empty tensor binds the rest of its buffer
+    return this.size > 0 ? { buffer: s.buffer, offset, size: this.size * 4 } : { buffer: s.buffer, offset };
   }
 
   /** A tensor of another shape over the same storage (no copy). */
   view(shape: readonly number[], op = 'reshape'): Tensor {
-    const s = this.#storage;
-    if (!s) throw new Error(`${op}: tensor of shape ${shapeString(this.shape)} was disposed`);
     if (numel(shape) !== this.size) {
       throw new Error(`${op}: cannot view shape ${shapeString(this.shape)} as ${shapeString(shape)}`);
     }
+    return this.subview(0, shape, op);
+  }
+
+  /**
+   * A tensor of `shape` over this one's storage from element `offset` on (no copy): how a flat
+   * buffer is split into parameters. Kernels bind it at that offset, so the offset must be a
+   * multiple of the adapter's minStorageBufferOffsetAlignment (in bytes).
+   */
+  subview(offset: number, shape: readonly number[], op = 'subview'): Tensor {
+    const s = this.#storage;
+    if (!s) throw new Error(`${op}: tensor of shape ${shapeString(this.shape)} was disposed`);
+    const align = s.engine.limits.minStorageBufferOffsetAlignment / 4;
+    if (!Number.isInteger(offset) || offset < 0 || offset + numel(shape) > this.size || offset % align !== 0) {
+      throw new Error(`${op}: no view of ${numel(shape)} elements at offset ${offset} (alignment ${align}) in a tensor of ${this.size}`);
+    }
     s.refs++;
-    return new Tensor(shape, this.dtype, s);
+    return new Tensor(shape, this.dtype, s, this.#offset + offset);
   }
 
   dispose(): void {
@@ -96,7 +116,7 @@ export class Tensor {
   async toArray(): Promise<Float32Array | Int32Array> {
     const s = this.#storage;
     if (!s) throw new Error(`toArray: tensor of shape ${shapeString(this.shape)} was disposed`);
-    const bytes = await s.engine.read(s.buffer, 0, this.size * 4);
+    const bytes = await s.engine.read(this.buffer('toArray'), this.size * 4);
     return this.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
   }
 
