@@ -5,10 +5,12 @@ import * as R from './reference.js';
 
 const TOL = 1e-5;
 // (M, K, N): ones, primes, shapes that do not divide any tile, 1000+ on each axis in turn
+// (multiples of 4 let the vec4 versions v4-v6 run their own kernels; the others fall back to v2)
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1], [1, 7, 1], [7, 13, 5], [33, 65, 17], [64, 64, 64], [127, 1, 129], [1031, 3, 7], [5, 1031, 3], [3, 5, 1031],
+  [4, 4, 4], [36, 20, 44], [68, 1028, 12], [1, 8, 4], [100, 4, 1],
 ];
-const VERSIONS = ['v1', 'v2'] as const;
+const VERSIONS = L.MATMUL_VERSIONS;
 
 describe('matmul against float64', () => {
   for (const version of VERSIONS) {
@@ -30,6 +32,7 @@ describe('matmul against float64', () => {
       const cases: Array<[number[], number[]]> = [
         [[4, 5, 7], [4, 7, 3]],
         [[2, 1, 5, 7], [3, 7, 4]],
+        [[2, 1, 8, 12], [3, 12, 16]],
         [[6, 9, 2], [2, 11]],
         [[9, 2], [3, 1, 2, 11]],
       ];

@@ -14,16 +14,37 @@ export interface MatmulOptions {
   transA?: boolean;
   /** use bᵀ */
   transB?: boolean;
-  /** kernel version (see kernels/matmul.wgsl); the fastest measured one by default */
-  version?: 'v1' | 'v2';
+  /**
+   * kernel version (see kernels/matmul.wgsl); the fastest measured one by default. v4-v6 read A and
+   * B as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok).
+   */
+  version?: MatmulVersion;
 }
 
-const TILE = { v1: 16, v2: 32 } as const;
+export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6';
+
+/** Output tile [rows, columns] of one workgroup of each version: sets the workgroup count. */
+const TILE: Record<MatmulVersion, readonly [number, number]> = {
+  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32],
+};
+export const MATMUL_VERSIONS = Object.keys(TILE) as MatmulVersion[];
+
+/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs. */
+const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6']);
+
+/**
+ * Whether the vec4 kernels can read op(A) = [m, k] and op(B) = [k, n]: the axis each operand is
+ * read along as vec4 (the contiguous one: k for A, m for Aᵀ; n for B, k for Bᵀ) must be a multiple
+ * of 4 so that every vec4 (and every batch offset) is 16-byte aligned.
+ */
+function vec4Ok(m: number, k: number, n: number, transA: boolean, transB: boolean): boolean {
+  return (transA ? m : k) % 4 === 0 && (transB ? k : n) % 4 === 0;
+}
 
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const op = 'matmul';
   requireF32(op, a, b);
-  const { transA = false, transB = false, version = 'v2' } = opts;
+  const { transA = false, transB = false } = opts;
   if (a.rank === 0 || b.rank === 0) throw new Error(`${op}: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
   // torch.matmul: a 1-D a is a row vector [1, K], a 1-D b a column vector [K, 1]; the unit axis is dropped after.
   const aShape = a.rank === 1 ? [1, a.shape[0]!] : [...a.shape];
@@ -54,12 +75,14 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     .dims(batchShape)
     .dims(aStrides)
     .dims(bStrides);
-  const tile = TILE[version];
+  let version = opts.version ?? 'v6';
+  if (VEC4.has(version) && !vec4Ok(m, ka, n, transA, transB)) version = 'v2';
+  const [tm, tn] = TILE[version];
   getEngine().dispatch({
     kernel: 'matmul', entry: version,
     constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0 },
     params, buffers: [ab, bb, c.buffer(op)],
-    workgroups: Math.ceil(m / tile) * Math.ceil(n / tile) * batch,
+    workgroups: Math.ceil(m / tm) * Math.ceil(n / tn) * batch,
   });
   // d op(A) = g · op(B)ᵀ and d op(B) = op(A)ᵀ · g, transposed back where an operand was; computed on
   // the ≥2-D views and the broadcast batch, then summed and reshaped to each operand's own shape.
