@@ -5,7 +5,7 @@
 // node's saved tensors as soon as its rule has run, and accumulates into the leaves' .grad.
 import { full } from './creation.js';
 import { add } from './elementwise.js';
-import { clone } from './layout.js';
+import { assign, clone } from './layout.js';
 import { keep, tidy } from './scope.js';
 import { shapeString } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -110,10 +110,10 @@ export function backward(output: Tensor, grad?: Tensor, opts: BackwardOptions = 
         grads.delete(t);
         const node = nodes.get(t);
         if (!node) {
-          // a leaf: accumulate into .grad, which outlives this scope
-          const old = t.grad;
-          t.grad = keep(old ? add(old, g) : clone(g));
-          old?.dispose();
+          // a leaf: accumulate into .grad, which outlives this scope. An existing .grad is updated in
+          // place, so a gradient that is a view into a flat buffer (an optimizer's) stays one.
+          if (t.grad) assign(t.grad, add(t.grad, g));
+          else t.grad = keep(clone(g));
         } else {
           if (node.freed) {
             throw new Error(
