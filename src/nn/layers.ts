@@ -1,0 +1,227 @@
+// Layers with PyTorch's parameter names, layouts and default initializations.
+import { attention } from '../tensor/attention.js';
+import { batchNorm2d } from '../tensor/batchnorm.js';
+import { conv2d, pair, type Pair } from '../tensor/conv.js';
+import { fromArray, ones, zeros } from '../tensor/creation.js';
+import { dropout } from '../tensor/dropout.js';
+import { add, gelu, relu } from '../tensor/elementwise.js';
+import { assign, permute, reshape, slice } from '../tensor/layout.js';
+import { matmul } from '../tensor/matmul.js';
+import { layerNorm } from '../tensor/norm.js';
+import { adaptiveAvgPool2d, maxPool2d } from '../tensor/pool.js';
+import type { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+/** A module that maps one tensor to one tensor. */
+export abstract class Layer extends Module {
+  abstract forward(x: Tensor): Tensor;
+}
+
+/** torch's default for Linear and Conv2d (kaiming_uniform with a = √5): U(−1/√fan_in, 1/√fan_in). */
+function fanInUniform(g: Generator, shape: number[], fanIn: number): Tensor {
+  const bound = 1 / Math.sqrt(Math.max(1, fanIn));
+  return g.uniform(shape, -bound, bound);
+}
+
+export class Linear extends Layer {
+  readonly weight: () => Tensor;
+  readonly bias: (() => Tensor) | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, g: Generator, opts: { bias?: boolean; std?: number } = {}) {
+    super();
+    // std given: timm's ViT init (normal weights, zero bias); otherwise torch's default
+    this.param('weight', opts.std !== undefined ? g.normal([outFeatures, inFeatures], 0, opts.std) : fanInUniform(g, [outFeatures, inFeatures], inFeatures));
+    this.weight = () => this.own('weight');
+    if (opts.bias ?? true) {
+      this.param('bias', opts.std !== undefined ? zeros([outFeatures]) : fanInUniform(g, [outFeatures], inFeatures));
+      this.bias = () => this.own('bias');
+    } else {
+      this.bias = null;
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = matmul(x, this.weight(), { transB: true }); // weight is [out, in], as torch
+    return this.bias ? add(y, this.bias()) : y;
+  }
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+}
+
+export class Conv2d extends Layer {
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: Pair, g: Generator, readonly opts: Conv2dOptions = {}) {
+    super();
+    const [kh, kw] = pair(kernel);
+    const groups = opts.groups ?? 1;
+    const fanIn = (inChannels / groups) * kh * kw;
+    this.param('weight', fanInUniform(g, [outChannels, inChannels / groups, kh, kw], fanIn)); // OIHW
+    if (opts.bias ?? true) this.param('bias', fanInUniform(g, [outChannels], fanIn));
+  }
+
+  forward(x: Tensor): Tensor {
+    const bias = this.opts.bias ?? true ? this.own('bias') : null;
+    return conv2d(x, this.own('weight'), bias, this.opts);
+  }
+}
+
+export class LayerNorm extends Layer {
+  constructor(readonly features: number, readonly eps = 1e-5) {
+    super();
+    this.param('weight', ones([features]));
+    this.param('bias', zeros([features]));
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.own('weight'), this.own('bias'), this.eps);
+  }
+}
+
+export class BatchNorm2d extends Layer {
+  /** false stops running-statistics updates in training mode (SAM's second pass) */
+  updateStats = true;
+
+  constructor(readonly features: number, readonly momentum = 0.1, readonly eps = 1e-5) {
+    super();
+    this.param('weight', ones([features]));
+    this.param('bias', zeros([features]));
+    this.buffer('running_mean', zeros([features]));
+    this.buffer('running_var', ones([features]));
+    this.buffer('num_batches_tracked', fromArray(new Int32Array([0]), []));
+  }
+
+  forward(x: Tensor): Tensor {
+    const update = this.training && this.updateStats;
+    if (update) this.#batches++;
+    return batchNorm2d(x, {
+      weight: this.own('weight'), bias: this.own('bias'),
+      runningMean: this.training && !update ? null : this.own('running_mean'),
+      runningVar: this.training && !update ? null : this.own('running_var'),
+      training: this.training, momentum: this.momentum, eps: this.eps,
+    });
+  }
+
+  // num_batches_tracked is counted on the host (no GPU work per batch) and written into its buffer
+  // when a state dict is taken, so checkpoints carry it as torch's do.
+  #batches = 0;
+  #written = 0;
+  override stateDict(prefix = ''): Array<[string, Tensor]> {
+    if (this.#batches !== this.#written) {
+      const count = fromArray(new Int32Array([this.#batches]), []);
+      assign(this.own('num_batches_tracked'), count);
+      count.dispose();
+      this.#written = this.#batches;
+    }
+    return super.stateDict(prefix);
+  }
+}
+
+export class ReLU extends Layer {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class GELU extends Layer {
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return gelu(x, this.approximate);
+  }
+}
+
+export class Flatten extends Layer {
+  forward(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0]!, -1]);
+  }
+}
+
+export class MaxPool2d extends Layer {
+  constructor(readonly kernel: Pair, readonly stride?: Pair, readonly padding: Pair = 0) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernel, this.stride, this.padding);
+  }
+}
+
+export class AdaptiveAvgPool2d extends Layer {
+  constructor(readonly size: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return adaptiveAvgPool2d(x, this.size);
+  }
+}
+
+export class Dropout extends Layer {
+  constructor(readonly p: number, readonly generator: Generator) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.generator, this.training);
+  }
+}
+
+/** Submodules named "0", "1", ... as torch.nn.ModuleList. */
+export class ModuleList<M extends Module> extends Module {
+  readonly items: M[];
+  constructor(items: M[]) {
+    super();
+    this.items = items.map((m, i) => this.module(String(i), m));
+  }
+}
+
+/** Layers applied in order, named "0", "1", ... as torch.nn.Sequential. */
+export class Sequential extends Layer {
+  readonly layers: Layer[];
+  constructor(...layers: Layer[]) {
+    super();
+    this.layers = layers.map((l, i) => this.module(String(i), l));
+  }
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((h, l) => l.forward(h), x);
+  }
+}
+
+/** timm's Mlp: fc1, GELU, dropout, fc2. */
+export class Mlp extends Layer {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(dim: number, hidden: number, g: Generator, readonly drop: Dropout | null = null, std = 0.02) {
+    super();
+    this.fc1 = this.module('fc1', new Linear(dim, hidden, g, { std }));
+    this.fc2 = this.module('fc2', new Linear(hidden, dim, g, { std }));
+  }
+  forward(x: Tensor): Tensor {
+    const h = gelu(this.fc1.forward(x));
+    return this.fc2.forward(this.drop ? this.drop.forward(h) : h);
+  }
+}
+
+/** timm's Attention: a fused qkv projection, the fused attention kernel, an output projection. */
+export class MultiheadAttention extends Layer {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  constructor(readonly dim: number, readonly heads: number, g: Generator, std = 0.02) {
+    super();
+    if (dim % heads !== 0) throw new Error(`MultiheadAttention: width ${dim} is not divisible by ${heads} heads`);
+    this.qkv = this.module('qkv', new Linear(dim, 3 * dim, g, { std }));
+    this.proj = this.module('proj', new Linear(dim, dim, g, { std }));
+  }
+  forward(x: Tensor): Tensor {
+    const [b, n, c] = x.shape as [number, number, number];
+    const hd = c / this.heads;
+    const qkv = permute(reshape(this.qkv.forward(x), [b, n, 3, this.heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
+    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [b, this.heads, n, hd])) as [Tensor, Tensor, Tensor];
+    const out = permute(attention(q, k, v), [0, 2, 1, 3]); // [B, N, H, hd]
+    return this.proj.forward(reshape(out, [b, n, c]));
+  }
+}

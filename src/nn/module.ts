@@ -1,0 +1,120 @@
+// Modules: named parameters, buffers and submodules, in PyTorch's naming and order, so that
+// stateDict() keys match a torch state_dict and loadStateDict() takes one directly.
+import { assign } from '../tensor/layout.js';
+import { shapeString } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export abstract class Module {
+  training = true;
+  readonly #params = new Map<string, Tensor>();
+  readonly #buffers = new Map<string, Tensor>();
+  readonly #children = new Map<string, Module>();
+
+  protected param(name: string, t: Tensor): Tensor {
+    this.#params.set(name, t.requireGrad());
+    return t;
+  }
+
+  protected buffer(name: string, t: Tensor): Tensor {
+    this.#buffers.set(name, t);
+    return t;
+  }
+
+  protected module<M extends Module>(name: string, m: M): M {
+    this.#children.set(name, m);
+    return m;
+  }
+
+  /** The tensor registered under `name` here (a parameter or a buffer). */
+  protected own(name: string): Tensor {
+    const t = this.#params.get(name) ?? this.#buffers.get(name);
+    if (!t) throw new Error(`${this.constructor.name}: no parameter or buffer "${name}"`);
+    return t;
+  }
+
+  /** Replaces the tensor behind a parameter or buffer (flattening into one buffer does this). */
+  replaceTensor(path: string, t: Tensor): void {
+    const dot = path.indexOf('.');
+    if (dot >= 0) {
+      const child = this.#children.get(path.slice(0, dot));
+      if (!child) throw new Error(`${this.constructor.name}: no submodule "${path.slice(0, dot)}"`);
+      child.replaceTensor(path.slice(dot + 1), t);
+    } else if (this.#params.has(path)) {
+      this.#params.set(path, t.requireGrad());
+    } else if (this.#buffers.has(path)) {
+      this.#buffers.set(path, t);
+    } else {
+      throw new Error(`${this.constructor.name}: no parameter or buffer "${path}"`);
+    }
+  }
+
+  namedParameters(prefix = ''): Array<[string, Tensor]> {
+    const out: Array<[string, Tensor]> = [...this.#params].map(([n, t]) => [prefix + n, t]);
+    for (const [n, m] of this.#children) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  namedBuffers(prefix = ''): Array<[string, Tensor]> {
+    const out: Array<[string, Tensor]> = [...this.#buffers].map(([n, t]) => [prefix + n, t]);
+    for (const [n, m] of this.#children) out.push(...m.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+
+  namedModules(prefix = ''): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [[prefix.replace(/\.$/, ''), this]];
+    for (const [n, m] of this.#children) out.push(...m.namedModules(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Parameters and buffers, keyed and ordered as torch's state_dict (own entries, then children). */
+  stateDict(prefix = ''): Array<[string, Tensor]> {
+    const out: Array<[string, Tensor]> = [
+      ...[...this.#params].map(([n, t]): [string, Tensor] => [prefix + n, t]),
+      ...[...this.#buffers].map(([n, t]): [string, Tensor] => [prefix + n, t]),
+    ];
+    for (const [n, m] of this.#children) out.push(...m.stateDict(`${prefix}${n}.`));
+    return out;
+  }
+
+  /**
+   * Copies values from a state dict into this module's tensors. Strict: every key must be present,
+   * none unknown, every shape equal; the error lists all that differ. `source` names the file.
+   */
+  loadStateDict(state: Map<string, Tensor>, source = 'state dict'): void {
+    const own = new Map(this.stateDict());
+    const missing = [...own.keys()].filter((k) => !state.has(k));
+    const unexpected = [...state.keys()].filter((k) => !own.has(k));
+    const mismatched = [...own].filter(([k, t]) => state.has(k) && shapeString(state.get(k)!.shape) !== shapeString(t.shape));
+    if (missing.length || unexpected.length || mismatched.length) {
+      const lines = [
+        ...(missing.length ? [`missing keys: ${missing.join(', ')}`] : []),
+        ...(unexpected.length ? [`unexpected keys: ${unexpected.join(', ')}`] : []),
+        ...mismatched.map(([k, t]) => `${k}: shape ${shapeString(state.get(k)!.shape)} in ${source}, ${shapeString(t.shape)} in the model`),
+      ];
+      throw new Error(`loadStateDict: ${source} does not fit ${this.constructor.name}:\n  ${lines.join('\n  ')}`);
+    }
+    for (const [k, t] of own) {
+      const src = state.get(k)!;
+      if (src.dtype !== t.dtype) throw new Error(`loadStateDict: ${k} is ${src.dtype} in ${source}, ${t.dtype} in the model`);
+      assign(t, src);
+    }
+  }
+
+  train(on = true): this {
+    for (const [, m] of this.namedModules()) m.training = on;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Frees every parameter and buffer. */
+  dispose(): void {
+    for (const [, t] of this.stateDict()) t.dispose();
+  }
+}

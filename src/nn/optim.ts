@@ -1,0 +1,195 @@
+// Optimizers over a FlatParameters vector, each step one fused dispatch (kernels/optim.wgsl):
+// SGD (momentum, dampening, Nesterov, weight decay) and AdamW exactly as torch.optim; SAM and
+// ASAM wrapping either; gradient clipping by global norm. State lives on the GPU, flat too.
+import { Params } from '../gpu/params.js';
+import { noGrad } from '../tensor/autograd.js';
+import { zeros } from '../tensor/creation.js';
+import { add, div, mul, abs, sqrt, square } from '../tensor/elementwise.js';
+import { launchPerItem } from '../tensor/launch.js';
+import { sum } from '../tensor/reduce.js';
+import { getEngine } from '../tensor/runtime.js';
+import { keep, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { FlatParameters } from './flat.js';
+import { BatchNorm2d } from './layers.js';
+
+export interface Optimizer {
+  readonly flat: FlatParameters;
+  /** the learning rate the next step uses (schedules set it) */
+  lr: number;
+  step(): void;
+  zeroGrad(): void;
+  /** optimizer state, flat, by name (for checkpoints) */
+  state(): Record<string, Tensor>;
+  stepCount: number;
+}
+
+function dispatch(entry: string, flat: FlatParameters, params: Params, buffers: Array<Tensor | null>, constants: Record<string, number> = {}): void {
+  launchPerItem(getEngine(), 'optim', entry, flat.size, params, buffers.map((t) => t?.buffer(entry) ?? null), constants);
+}
+
+function params(n: number, first: boolean, lr: number, wd: number, b1: number, b2: number, eps = 0, bias1 = 1, bias2 = 1): Params {
+  return new Params().u32(n, first ? 1 : 0, 0, 0).f32(lr, wd, b1, b2, eps, bias1, bias2, 0);
+}
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+export class SGD implements Optimizer {
+  lr: number;
+  stepCount = 0;
+  readonly #buf: Tensor;
+  constructor(readonly flat: FlatParameters, readonly opts: SGDOptions) {
+    this.lr = opts.lr;
+    if (opts.nesterov && (!opts.momentum || opts.dampening)) throw new Error('SGD: Nesterov momentum requires a momentum and zero dampening');
+    this.#buf = keep(zeros([flat.size]));
+  }
+  step(): void {
+    const { momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 } = this.opts;
+    const p = params(this.flat.size, this.stepCount === 0, this.lr, weightDecay, momentum, dampening);
+    dispatch('sgd', this.flat, p, [this.flat.values, this.flat.grads, this.#buf], { NESTEROV: nesterov ? 1 : 0 });
+    this.stepCount++;
+  }
+  zeroGrad(): void {
+    this.flat.zeroGrad();
+  }
+  state(): Record<string, Tensor> {
+    return { momentum_buffer: this.#buf };
+  }
+}
+
+export interface AdamWOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  /** decoupled weight decay; torch's default is 0.01 */
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+
+export class AdamW implements Optimizer {
+  lr: number;
+  stepCount = 0;
+  readonly #m: Tensor;
+  readonly #v: Tensor;
+  readonly #vmax: Tensor | null;
+  constructor(readonly flat: FlatParameters, readonly opts: AdamWOptions) {
+    this.lr = opts.lr;
+    this.#m = keep(zeros([flat.size]));
+    this.#v = keep(zeros([flat.size]));
+    this.#vmax = opts.amsgrad ? keep(zeros([flat.size])) : null;
+  }
+  step(): void {
+    const { betas: [b1, b2] = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01 } = this.opts;
+    const t = ++this.stepCount;
+    const p = params(this.flat.size, t === 1, this.lr, weightDecay, b1, b2, eps, 1 - b1 ** t, 1 - b2 ** t);
+    dispatch(this.#vmax ? 'adamw_amsgrad' : 'adamw', this.flat, p, [this.flat.values, this.flat.grads, this.#m, this.#v, this.#vmax]);
+  }
+  zeroGrad(): void {
+    this.flat.zeroGrad();
+  }
+  state(): Record<string, Tensor> {
+    return { exp_avg: this.#m, exp_avg_sq: this.#v, ...(this.#vmax ? { max_exp_avg_sq: this.#vmax } : {}) };
+  }
+}
+
+/** ‖g‖₂ of the flat gradient (or of T·g), as a one-element tensor computed on the device. */
+function gradNorm(flat: FlatParameters, adaptive: boolean): Tensor {
+  return tidy(() => sqrt(sum(square(adaptive ? mul(abs(flat.values), flat.grads) : flat.grads))));
+}
+
+/** Scales the gradient so that its global norm is at most maxNorm (torch's clip_grad_norm_). Returns the norm before. */
+export function clipGradNorm(flat: FlatParameters, maxNorm: number): Tensor {
+  return noGrad(() => {
+    const norm = gradNorm(flat, false);
+    const factor = tidy(() => div(maxNorm, add(norm, 1e-6)));
+    launchPerItem(getEngine(), 'optim', 'scale', flat.size, params(flat.size, false, 0, 0, 0, 0), [flat.grads.buffer('clip'), factor.buffer('clip')]);
+    factor.dispose();
+    return norm;
+  });
+}
+
+export interface SAMOptions {
+  /** neighbourhood radius ρ (0.05 for SAM as in the paper; ASAM uses larger, e.g. 0.5–2) */
+  rho?: number;
+  /** ASAM: the perturbation scaled elementwise by |w| */
+  adaptive?: boolean;
+}
+
+/**
+ * Sharpness-aware minimization around a base optimizer: firstStep() moves the weights to
+ * w + e(w), e = ρ·T²g/‖Tg‖ (T = 1, or |w| for ASAM); after a second forward/backward at that point,
+ * secondStep() restores w and lets the base optimizer step with the new gradient.
+ */
+export class SAM implements Optimizer {
+  readonly flat: FlatParameters;
+  readonly rho: number;
+  readonly adaptive: boolean;
+  readonly #e: Tensor;
+  constructor(readonly base: Optimizer, opts: SAMOptions = {}) {
+    this.flat = base.flat;
+    this.rho = opts.rho ?? 0.05;
+    this.adaptive = opts.adaptive ?? false;
+    if (!(this.rho >= 0)) throw new Error(`SAM: rho must be non-negative, got ${this.rho}`);
+    this.#e = keep(zeros([this.flat.size]));
+  }
+  get lr(): number {
+    return this.base.lr;
+  }
+  set lr(v: number) {
+    this.base.lr = v;
+  }
+  get stepCount(): number {
+    return this.base.stepCount;
+  }
+
+  firstStep(): void {
+    noGrad(() => {
+      const scale = tidy(() => div(this.rho, add(gradNorm(this.flat, this.adaptive), 1e-12)));
+      const p = params(this.flat.size, false, 0, 0, 0, 0);
+      dispatch('sam_perturb', this.flat, p, [this.flat.values, this.flat.grads, scale, this.#e], { ADAPTIVE: this.adaptive ? 1 : 0 });
+      scale.dispose();
+    });
+  }
+
+  secondStep(): void {
+    dispatch('sam_restore', this.flat, params(this.flat.size, false, 0, 0, 0, 0), [this.flat.values, null, this.#e]);
+    this.base.step();
+  }
+
+  /**
+   * The one-call form: `closure` runs a forward and backward pass (gradients zeroed before each)
+   * and returns the loss. The second pass, at the perturbed weights, leaves BatchNorm running
+   * statistics alone, so they are updated by the first pass only. Returns the first pass's loss.
+   */
+  stepWith(closure: () => Tensor): Tensor {
+    this.zeroGrad();
+    const loss = closure();
+    this.firstStep();
+    this.zeroGrad();
+    const norms = this.flat.module.namedModules().map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+    for (const bn of norms) bn.updateStats = false;
+    try {
+      closure().dispose();
+    } finally {
+      for (const bn of norms) bn.updateStats = true;
+    }
+    this.secondStep();
+    return loss;
+  }
+
+  step(): void {
+    throw new Error('SAM: call firstStep() and secondStep() around a second forward/backward pass, or stepWith(closure)');
+  }
+  zeroGrad(): void {
+    this.flat.zeroGrad();
+  }
+  state(): Record<string, Tensor> {
+    return this.base.state();
+  }
+}
