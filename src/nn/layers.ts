@@ -47,7 +47,7 @@ export class Linear extends Layer {
   }
 }
 
-export interface Conv2dOptions {
+export interface Conv2dLayerOptions {
   stride?: Pair;
   padding?: Pair;
   dilation?: Pair;
@@ -56,7 +56,7 @@ export interface Conv2dOptions {
 }
 
 export class Conv2d extends Layer {
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: Pair, g: Generator, readonly opts: Conv2dOptions = {}) {
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: Pair, g: Generator, readonly opts: Conv2dLayerOptions = {}) {
     super();
     const [kh, kw] = pair(kernel);
     const groups = opts.groups ?? 1;
