@@ -1,6 +1,7 @@
 // unary: y[i] = f(x[i]) for the elementwise function selected by the OP override (a specialization
 // constant, so each op compiles to its own branch-free pipeline). p0 and p1 are per-call scalars.
 // Entry `grad` is the backward: dx[i] = g[i] * f'(x[i]), next to the forward in `derivative`.
+// Entry `from_i32` converts i32 values to f32 (labels and indices into arithmetic).
 // Layout: x, g, y, dx contiguous f32 arrays of n elements; one invocation per element, 2-D grid.
 // OP codes (kept in step with UNARY_OPS in src/tensor/elementwise.ts):
 //   0 neg   1 abs   2 exp   3 log   4 sqrt   5 rsqrt   6 tanh   7 sigmoid   8 relu   9 sin
@@ -17,6 +18,7 @@ struct Params { n: u32, p0: f32, p1: f32, _pad: u32 }
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> xi: array<i32>;
 
 const SQRT_2_OVER_PI = 0.7978845608028654;
 const INV_SQRT_2 = 0.7071067811865476;
@@ -108,4 +110,12 @@ fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= P.n) { return; }
   dx[i] = g[i] * derivative(x[i]);
+}
+
+@compute @workgroup_size(WG)
+fn from_i32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n) { return; }
+  y[i] = f32(xi[i]);
 }

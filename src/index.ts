@@ -30,3 +30,7 @@ export * from './nn/flat.js';
 export * from './nn/optim.js';
 export * from './nn/schedule.js';
 export * from './nn/safetensors.js';
+export * from './nn/checkpoint.js';
+export * from './nn/data.js';
+export * from './nn/idx.js';
+export * from './nn/train.js';

@@ -147,6 +147,9 @@ export class SAM implements Optimizer {
   get stepCount(): number {
     return this.base.stepCount;
   }
+  set stepCount(v: number) {
+    this.base.stepCount = v;
+  }
 
   firstStep(): void {
     noGrad(() => {

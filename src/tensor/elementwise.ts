@@ -143,6 +143,14 @@ export const sign = (x: Tensor): Tensor => unary('sign', x);
 export const floor = (x: Tensor): Tensor => unary('floor', x);
 export const ceil = (x: Tensor): Tensor => unary('ceil', x);
 export const round = (x: Tensor): Tensor => unary('round', x);
+/** i32 values as f32 (exact below 2^24). */
+export function toFloat(x: Tensor): Tensor {
+  if (x.dtype === 'f32') throw new Error(`toFloat: ${x} is f32 already`);
+  const y = Tensor.empty(x.shape, 'f32', 'toFloat');
+  launchPerItem(getEngine(), 'unary', 'from_i32', y.size, new Params().u32(y.size), [x.buffer('toFloat'), y.buffer('toFloat')]);
+  return y;
+}
+
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor =>
   unary(approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
 export const clamp = (x: Tensor, min: number, max: number): Tensor => {

