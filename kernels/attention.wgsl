@@ -1,60 +1,116 @@
 // attention: fused scaled dot-product attention O = softmax(Q·Kᵀ·scale)·V, flash-attention style:
 // the score matrix is never materialized. Q [BH, SQ, HD], K and V [BH, SK, HD], O [BH, SQ, HD],
 // LSE [BH, SQ] (the log-sum-exp of each score row, saved for backward), all contiguous f32; BH is
-// every leading axis (batch × heads) flattened. CAUSAL = 1 masks keys j > i.
-// Tiling: a workgroup takes BQ = WG query rows of one (batch, head), one row per invocation; key
-// and value rows stream through workgroup memory BK at a time (BK·HD floats each). Per key tile an
-// invocation computes BK scores, the tile maximum, and rescales its running sum and accumulator
-// once (online softmax); the output row lives in private memory (up to MAX_HD floats). HD sizes the
-// workgroup tiles (BK·HD floats each); loops over the head dimension run to the uniform P.hd instead
-// of the constant, which keeps LLVM (lavapipe) from unrolling them: 13x faster pipeline creation
-// there (6.5 s -> 0.5 s), and a 197-token forward ran faster too (44 -> 28 ms).
+// every leading axis (batch × heads) flattened. P.causal = 1 masks keys j > i.
 // Backward (FlashAttention-2, no atomics), recomputing P from the saved LSE:
-//   rowdot:    Dv[i] = dO_i · O_i
-//   backward_q:  per query row: dQ_i = scale · Σ_j P_ij (dO_i·V_j − Dv_i) K_j     (K, V tiles shared)
+//   rowdot:      Dv[i] = dO_i · O_i
+//   backward_q:  per query row: dQ_i = scale · Σ_j P_ij (dO_i·V_j − Dv_i) K_j
 //   backward_kv: per key row:   dV_j = Σ_i P_ij dO_i,  dK_j = scale · Σ_i P_ij (dO_i·V_j − Dv_i) Q_i
-//                                                                  (Q, dO, LSE, Dv tiles shared)
+// Tiling, register-blocked like matmul v4-v6 (kernels/matmul.wgsl) and for the same reasons:
+//   - Each invocation owns 4 rows (queries in forward and backward_q, keys in backward_kv), held
+//     as vec4s over those rows: its row data live in private arrays of mat4x4f, element [c][e] =
+//     the 4 rows' values at head dim 4c+e. The streamed rows (K, V or Q, dO) are read 4 head dims
+//     at a time as one vec4 straight from the storage buffer, and each of their 4 components feeds
+//     a 4-wide FMA: 16 FMAs per load. (The previous version, one row per invocation with K/V tiles
+//     in workgroup memory, did 1 FMA per load and ran at 0.5-1 GFLOP/s; on lavapipe a load costs
+//     far more than an FMA, and workgroup memory plus barriers buy nothing.)
+//   - Streamed rows are taken T at a time: T scores (vec4 over the invocation's rows) are computed
+//     with head dims in the outer loop, then masked and folded into the online softmax once per
+//     block (one rescale of the accumulators per T keys), then the T rows update the accumulators,
+//     again head dims outer. T is a small constant, unrolled, so the T score vectors and one 4x4
+//     block stay in registers. T = 8 ran no faster than 4 here and doubled pipeline creation
+//     (backward ~14 s vs ~5 s, cold, on a loaded 2-core lavapipe).
+//   - No workgroup memory and no barriers, so no tile has to fit maxComputeWorkgroupStorageSize.
+//   - HD and the causal flag are uniforms, not override constants: one pipeline per entry point
+//     serves every head dim (loops over head dims run to P.hd4 and are not unrolled). Cold
+//     pipeline creation on lavapipe (2 cores, load-dependent): forward 1.2-2.6 s, the three
+//     backward entry points 4-11 s together; previously ~2 s and ~17 s per (HD, CAUSAL) pair.
+//     Only VEC4 is specialized: with HD a multiple of 4, rows are read through the vec4 views;
+//     otherwise component by component from the same views, dims past HD reading as 0.
+//   - Per-block arrays (scores) are zeroed by an explicit loop, not by their declaration: the
+//     declaration inside the loop did not re-zero them per iteration here (wrong results from the
+//     second key block on, Dawn + lavapipe).
+// Rows past the end of Q or K are clamped to the last row (their results are masked or not stored).
 
-// Private arrays need constant sizes (WGSL allows override-sized arrays in workgroup memory only),
-// so they are sized for the largest head and tile.
-const MAX_BK = 32u;
-const MAX_HD = 128u;
-override WG: u32 = 32;   // query (or key) rows per workgroup
-override BK: u32 = 32;   // rows per streamed tile, <= MAX_BK; the host shrinks it to fit workgroup memory
-override HD: u32 = 64;   // head dimension, <= MAX_HD
-override CAUSAL: u32 = 0;
+const T = 4u;            // streamed rows per block
+const MAX_C = 32u;       // head dims / 4: MAX_HD = 128 (private arrays need a constant size)
+override WG: u32 = 16;   // invocations per workgroup, each 4 rows
+override VEC4: bool = true;
 
-struct Params { bh: u32, sq: u32, sk: u32, scale: f32, neg_inf: f32, hd: u32, _p1: u32, _p2: u32 }
+struct Params { bh: u32, sq: u32, sk: u32, scale: f32, neg_inf: f32, hd: u32, hd4: u32, causal: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> k4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> v4: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> o: array<f32>;
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 // backward bindings
 @group(0) @binding(4) var<storage, read> o_in: array<f32>;
 @group(0) @binding(5) var<storage, read> lse_in: array<f32>;
-@group(0) @binding(6) var<storage, read> d_o: array<f32>;
+@group(0) @binding(6) var<storage, read> d_o4: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> dv_row: array<f32>;
 @group(0) @binding(7) var<storage, read> dv_in: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dq: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dvv: array<f32>;
 
-var<workgroup> tile_a: array<f32, BK * HD>;
-var<workgroup> tile_b: array<f32, BK * HD>;
-var<workgroup> tile_s: array<f32, BK>;
-var<workgroup> tile_t: array<f32, BK>;
-
-fn masked(i: u32, j: u32) -> bool {
-  return CAUSAL == 1u && j > i;
+// Head dims 4c .. 4c+3 of flattened row `row` of Q, K, V, dO (zero past HD).
+fn at_q(row: u32, c: u32) -> vec4f {
+  if (VEC4) { return q4[row * P.hd4 + c]; }
+  let b = row * P.hd;
+  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
+  let i = b + min(d, vec4u(P.hd - 1u));
+  return select(vec4f(0.0), vec4f(q4[i.x >> 2u][i.x & 3u], q4[i.y >> 2u][i.y & 3u], q4[i.z >> 2u][i.z & 3u],
+                                  q4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
+}
+fn at_k(row: u32, c: u32) -> vec4f {
+  if (VEC4) { return k4[row * P.hd4 + c]; }
+  let b = row * P.hd;
+  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
+  let i = b + min(d, vec4u(P.hd - 1u));
+  return select(vec4f(0.0), vec4f(k4[i.x >> 2u][i.x & 3u], k4[i.y >> 2u][i.y & 3u], k4[i.z >> 2u][i.z & 3u],
+                                  k4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
+}
+fn at_v(row: u32, c: u32) -> vec4f {
+  if (VEC4) { return v4[row * P.hd4 + c]; }
+  let b = row * P.hd;
+  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
+  let i = b + min(d, vec4u(P.hd - 1u));
+  return select(vec4f(0.0), vec4f(v4[i.x >> 2u][i.x & 3u], v4[i.y >> 2u][i.y & 3u], v4[i.z >> 2u][i.z & 3u],
+                                  v4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
+}
+fn at_do(row: u32, c: u32) -> vec4f {
+  if (VEC4) { return d_o4[row * P.hd4 + c]; }
+  let b = row * P.hd;
+  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
+  let i = b + min(d, vec4u(P.hd - 1u));
+  return select(vec4f(0.0), vec4f(d_o4[i.x >> 2u][i.x & 3u], d_o4[i.y >> 2u][i.y & 3u], d_o4[i.z >> 2u][i.z & 3u],
+                                  d_o4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
 }
 
-// (batch-head, first row) of this workgroup's block of `rows` rows.
+// s + m·x: the dot of 4 rows (m[e] = their head dim 4c+e) with one streamed chunk x, per row.
+fn dot4(s: vec4f, m: mat4x4f, x: vec4f) -> vec4f {
+  return fma(m[3], vec4f(x.w), fma(m[2], vec4f(x.z), fma(m[1], vec4f(x.y), fma(m[0], vec4f(x.x), s))));
+}
+
+// a[e] += p · x[e]: one streamed chunk x, weighted per row by p, into the 4x4 accumulator block.
+fn axpy4(a: mat4x4f, p: vec4f, x: vec4f) -> mat4x4f {
+  return mat4x4f(fma(p, vec4f(x.x), a[0]), fma(p, vec4f(x.y), a[1]), fma(p, vec4f(x.z), a[2]),
+                 fma(p, vec4f(x.w), a[3]));
+}
+
+// Flat index of head dim 4c+e of row `first`+r, or none (0xffffffff) past HD; the 4 rows of an
+// invocation are stored one component at a time (a[e][r]), once per kernel.
+fn out_at(first: u32, r: u32, c: u32, e: u32) -> u32 {
+  let d = 4u * c + e;
+  return select(0xffffffffu, (first + r) * P.hd + d, d < P.hd);
+}
+
+// (batch-head, first row) of this workgroup's block of 4·WG rows.
 fn block(wid: vec3u, nwg: vec3u, rows: u32) -> vec2u {
   let w = wid.y * nwg.x + wid.x;
-  let blocks = (rows + WG - 1u) / WG;
-  return vec2u(w / blocks, (w % blocks) * WG);
+  let blocks = (rows + 4u * WG - 1u) / (4u * WG);
+  return vec2u(w / blocks, (w % blocks) * 4u * WG);
 }
 
 @compute @workgroup_size(WG)
@@ -62,51 +118,69 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
            @builtin(local_invocation_index) lid: u32) {
   let blk = block(wid, nwg, P.sq);
   let bh = blk.x;
-  let i = blk.y + lid;
-  let live = bh < P.bh && i < P.sq;
-  let qi = min(i, P.sq - 1u);
-  var qr: array<f32, MAX_HD>;
-  var acc: array<f32, MAX_HD>;
-  if (live) { for (var d = 0u; d < P.hd; d++) { qr[d] = q[(bh * P.sq + qi) * HD + d] * P.scale; } }
-  var m = P.neg_inf;
-  var l = 0.0;
-  var s: array<f32, MAX_BK>;
-  for (var j0 = 0u; j0 < P.sk; j0 += BK) {
-    workgroupBarrier();
-    for (var e = lid; e < BK * HD; e += WG) {
-      let j = min(j0 + e / HD, P.sk - 1u);
-      tile_a[e] = k[(min(bh, P.bh - 1u) * P.sk + j) * HD + e % HD];
-      tile_b[e] = v[(min(bh, P.bh - 1u) * P.sk + j) * HD + e % HD];
+  if (bh >= P.bh) { return; }
+  let i0 = blk.y + 4u * lid;
+  let rows = min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sq - 1u));
+  let qb = bh * P.sq;
+  let kb = bh * P.sk;
+  var qr: array<mat4x4f, MAX_C>;
+  var acc: array<mat4x4f, MAX_C>;
+  for (var c = 0u; c < P.hd4; c++) {
+    qr[c] = transpose(mat4x4f(at_q(qb + rows.x, c), at_q(qb + rows.y, c), at_q(qb + rows.z, c),
+                              at_q(qb + rows.w, c))) * P.scale;
+    acc[c] = mat4x4f();
+  }
+  var m = vec4f(P.neg_inf);
+  var l = vec4f(0.0);
+  // causal: no key past the workgroup's last query row (uniform, so the loop stays uniform)
+  var jend = P.sk;
+  if (P.causal != 0u) { jend = min(P.sk, blk.y + 4u * WG); }
+  for (var j0 = 0u; j0 < jend; j0 += T) {
+    var kr: array<u32, T>;
+    for (var t = 0u; t < T; t++) { kr[t] = kb + min(j0 + t, P.sk - 1u); }
+    var s: array<vec4f, T>;
+    for (var t = 0u; t < T; t++) { s[t] = vec4f(0.0); }
+    for (var c = 0u; c < P.hd4; c++) {
+      let qc = qr[c];
+      for (var t = 0u; t < T; t++) { s[t] = dot4(s[t], qc, at_k(kr[t], c)); }
     }
-    workgroupBarrier();
-    if (live) {
-      var tmax = P.neg_inf;
-      for (var t = 0u; t < BK; t++) {
-        var dot = 0.0;
-        for (var d = 0u; d < P.hd; d++) { dot = fma(qr[d], tile_a[t * HD + d], dot); }
-        let valid = j0 + t < P.sk && !masked(i, j0 + t);
-        s[t] = select(P.neg_inf, dot, valid);
-        tmax = max(tmax, s[t]);
-      }
-      let m_new = max(m, tmax);
-      if (m_new > P.neg_inf) {
-        let corr = exp(m - m_new);
-        l *= corr;
-        for (var d = 0u; d < P.hd; d++) { acc[d] *= corr; }
-        for (var t = 0u; t < BK; t++) {
-          let p = exp(s[t] - m_new);
-          l += p;
-          for (var d = 0u; d < P.hd; d++) { acc[d] = fma(p, tile_b[t * HD + d], acc[d]); }
-        }
-        m = m_new;
+    var bm = vec4f(P.neg_inf);
+    for (var t = 0u; t < T; t++) {
+      let j = j0 + t;
+      let ok = vec4<bool>(j < P.sk) & (vec4<bool>(P.causal == 0u) | (vec4u(j) <= rows));
+      s[t] = select(vec4f(P.neg_inf), s[t], ok);
+      bm = max(bm, s[t]);
+    }
+    // every row has a valid key in the first block (key 0), so m_new is finite from there on
+    let m_new = max(m, bm);
+    let corr = exp(m - m_new);
+    l *= corr;
+    for (var t = 0u; t < T; t++) {
+      s[t] = exp(s[t] - m_new);
+      l += s[t];
+    }
+    m = m_new;
+    for (var c = 0u; c < P.hd4; c++) {
+      var a = acc[c];
+      a = mat4x4f(a[0] * corr, a[1] * corr, a[2] * corr, a[3] * corr);
+      for (var t = 0u; t < T; t++) { a = axpy4(a, s[t], at_v(kr[t], c)); }
+      acc[c] = a;
+    }
+  }
+  if (i0 >= P.sq) { return; }
+  let n = min(4u, P.sq - i0);
+  let inv = 1.0 / l;
+  for (var c = 0u; c < P.hd4; c++) {
+    let a = acc[c];
+    for (var e = 0u; e < 4u; e++) {
+      for (var r = 0u; r < n; r++) {
+        let at = out_at(qb + i0, r, c, e);
+        if (at != 0xffffffffu) { o[at] = a[e][r] * inv[r]; }
       }
     }
   }
-  if (live) {
-    let inv = 1.0 / l;
-    for (var d = 0u; d < P.hd; d++) { o[(bh * P.sq + i) * HD + d] = acc[d] * inv; }
-    lse[bh * P.sq + i] = m + log(l);
-  }
+  let ls = m + log(l);
+  for (var r = 0u; r < n; r++) { lse[qb + i0 + r] = ls[r]; }
 }
 
 @compute @workgroup_size(WG)
@@ -115,7 +189,10 @@ fn rowdot(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let r = (wid.y * nwg.x + wid.x) * WG + lid;
   if (r >= P.bh * P.sq) { return; }
   var s = 0.0;
-  for (var d = 0u; d < P.hd; d++) { s = fma(d_o[r * HD + d], o_in[r * HD + d], s); }
+  for (var d = 0u; d < P.hd; d++) {
+    let f = r * P.hd + d;
+    s = fma(d_o4[f >> 2u][f & 3u], o_in[f], s);
+  }
   dv_row[r] = s;
 }
 
@@ -124,41 +201,64 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
               @builtin(local_invocation_index) lid: u32) {
   let blk = block(wid, nwg, P.sq);
   let bh = blk.x;
-  let i = blk.y + lid;
-  let live = bh < P.bh && i < P.sq;
-  let row = min(bh, P.bh - 1u) * P.sq + min(i, P.sq - 1u);
-  var qr: array<f32, MAX_HD>;
-  var dor: array<f32, MAX_HD>;
-  var acc: array<f32, MAX_HD>;
-  for (var d = 0u; d < P.hd; d++) {
-    qr[d] = q[row * HD + d] * P.scale;
-    dor[d] = d_o[row * HD + d];
+  if (bh >= P.bh) { return; }
+  let i0 = blk.y + 4u * lid;
+  let rows = min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sq - 1u));
+  let qb = bh * P.sq;
+  let kb = bh * P.sk;
+  var qr: array<mat4x4f, MAX_C>;
+  var dor: array<mat4x4f, MAX_C>;
+  var acc: array<mat4x4f, MAX_C>;
+  for (var c = 0u; c < P.hd4; c++) {
+    qr[c] = transpose(mat4x4f(at_q(qb + rows.x, c), at_q(qb + rows.y, c), at_q(qb + rows.z, c),
+                              at_q(qb + rows.w, c))) * P.scale;
+    dor[c] = transpose(mat4x4f(at_do(qb + rows.x, c), at_do(qb + rows.y, c), at_do(qb + rows.z, c),
+                               at_do(qb + rows.w, c)));
+    acc[c] = mat4x4f();
   }
-  let li = lse_in[row];
-  let di = dv_in[row];
-  for (var j0 = 0u; j0 < P.sk; j0 += BK) {
-    workgroupBarrier();
-    for (var e = lid; e < BK * HD; e += WG) {
-      let j = min(j0 + e / HD, P.sk - 1u);
-      tile_a[e] = k[(min(bh, P.bh - 1u) * P.sk + j) * HD + e % HD];
-      tile_b[e] = v[(min(bh, P.bh - 1u) * P.sk + j) * HD + e % HD];
+  let li = vec4f(lse_in[qb + rows.x], lse_in[qb + rows.y], lse_in[qb + rows.z], lse_in[qb + rows.w]);
+  let di = vec4f(dv_in[qb + rows.x], dv_in[qb + rows.y], dv_in[qb + rows.z], dv_in[qb + rows.w]);
+  var jend = P.sk;
+  if (P.causal != 0u) { jend = min(P.sk, blk.y + 4u * WG); }
+  for (var j0 = 0u; j0 < jend; j0 += T) {
+    var kr: array<u32, T>;
+    for (var t = 0u; t < T; t++) { kr[t] = kb + min(j0 + t, P.sk - 1u); }
+    // scores and dO·V in separate passes: fewer live registers than one loop doing both
+    var sc: array<vec4f, T>;
+    for (var t = 0u; t < T; t++) { sc[t] = vec4f(0.0); }
+    for (var c = 0u; c < P.hd4; c++) {
+      let qc = qr[c];
+      for (var t = 0u; t < T; t++) { sc[t] = dot4(sc[t], qc, at_k(kr[t], c)); }
     }
-    workgroupBarrier();
-    if (live) {
-      for (var t = 0u; t < BK; t++) {
-        if (j0 + t >= P.sk || masked(i, j0 + t)) { continue; }
-        var sc = 0.0;
-        var dp = 0.0;
-        for (var d = 0u; d < P.hd; d++) {
-          sc = fma(qr[d], tile_a[t * HD + d], sc);
-          dp = fma(dor[d], tile_b[t * HD + d], dp);
-        }
-        let ds = exp(sc - li) * (dp - di) * P.scale;
-        for (var d = 0u; d < P.hd; d++) { acc[d] = fma(ds, tile_a[t * HD + d], acc[d]); }
+    var dp: array<vec4f, T>;
+    for (var t = 0u; t < T; t++) { dp[t] = vec4f(0.0); }
+    for (var c = 0u; c < P.hd4; c++) {
+      let dc = dor[c];
+      for (var t = 0u; t < T; t++) { dp[t] = dot4(dp[t], dc, at_v(kr[t], c)); }
+    }
+    // dS, scaled, in place of the scores
+    for (var t = 0u; t < T; t++) {
+      let j = j0 + t;
+      let ok = vec4<bool>(j < P.sk) & (vec4<bool>(P.causal == 0u) | (vec4u(j) <= rows));
+      sc[t] = select(vec4f(0.0), exp(sc[t] - li) * (dp[t] - di) * P.scale, ok);
+    }
+    for (var c = 0u; c < P.hd4; c++) {
+      var a = acc[c];
+      for (var t = 0u; t < T; t++) { a = axpy4(a, sc[t], at_k(kr[t], c)); }
+      acc[c] = a;
+    }
+  }
+  if (i0 >= P.sq) { return; }
+  let n = min(4u, P.sq - i0);
+  for (var c = 0u; c < P.hd4; c++) {
+    let a = acc[c];
+    for (var e = 0u; e < 4u; e++) {
+      for (var r = 0u; r < n; r++) {
+        let at = out_at(qb + i0, r, c, e);
+        if (at != 0xffffffffu) { dq[at] = a[e][r]; }
       }
     }
   }
-  if (live) { for (var d = 0u; d < P.hd; d++) { dq[row * HD + d] = acc[d]; } }
 }
 
 @compute @workgroup_size(WG)
@@ -166,52 +266,73 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
                @builtin(local_invocation_index) lid: u32) {
   let blk = block(wid, nwg, P.sk);
   let bh = blk.x;
-  let j = blk.y + lid;
-  let live = bh < P.bh && j < P.sk;
-  let row = min(bh, P.bh - 1u) * P.sk + min(j, P.sk - 1u);
-  var kr: array<f32, MAX_HD>;
-  var vr: array<f32, MAX_HD>;
-  var dk_acc: array<f32, MAX_HD>;
-  var dv_acc: array<f32, MAX_HD>;
-  for (var d = 0u; d < P.hd; d++) {
-    kr[d] = k[row * HD + d] * P.scale;
-    vr[d] = v[row * HD + d];
+  if (bh >= P.bh) { return; }
+  let j0 = blk.y + 4u * lid;
+  let keys = min(vec4u(j0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sk - 1u));
+  let qb = bh * P.sq;
+  let kb = bh * P.sk;
+  var kr: array<mat4x4f, MAX_C>;
+  var vr: array<mat4x4f, MAX_C>;
+  var dka: array<mat4x4f, MAX_C>;
+  var dva: array<mat4x4f, MAX_C>;
+  for (var c = 0u; c < P.hd4; c++) {
+    kr[c] = transpose(mat4x4f(at_k(kb + keys.x, c), at_k(kb + keys.y, c), at_k(kb + keys.z, c),
+                              at_k(kb + keys.w, c))) * P.scale;
+    vr[c] = transpose(mat4x4f(at_v(kb + keys.x, c), at_v(kb + keys.y, c), at_v(kb + keys.z, c),
+                              at_v(kb + keys.w, c)));
+    dka[c] = mat4x4f();
+    dva[c] = mat4x4f();
   }
-  for (var i0 = 0u; i0 < P.sq; i0 += BK) {
-    workgroupBarrier();
-    for (var e = lid; e < BK * HD; e += WG) {
-      let i = min(i0 + e / HD, P.sq - 1u);
-      tile_a[e] = q[(min(bh, P.bh - 1u) * P.sq + i) * HD + e % HD];
-      tile_b[e] = d_o[(min(bh, P.bh - 1u) * P.sq + i) * HD + e % HD];
+  // causal: no query before the workgroup's first key sees any of its keys (uniform start)
+  var ibeg = 0u;
+  if (P.causal != 0u) { ibeg = blk.y; }
+  for (var i0 = ibeg; i0 < P.sq; i0 += T) {
+    var qrow: array<u32, T>;
+    for (var t = 0u; t < T; t++) { qrow[t] = qb + min(i0 + t, P.sq - 1u); }
+    var sc: array<vec4f, T>;
+    for (var t = 0u; t < T; t++) { sc[t] = vec4f(0.0); }
+    for (var c = 0u; c < P.hd4; c++) {
+      let kc = kr[c];
+      for (var t = 0u; t < T; t++) { sc[t] = dot4(sc[t], kc, at_q(qrow[t], c)); }
     }
-    for (var e = lid; e < BK; e += WG) {
-      let i = min(i0 + e, P.sq - 1u);
-      tile_s[e] = lse_in[min(bh, P.bh - 1u) * P.sq + i];
-      tile_t[e] = dv_in[min(bh, P.bh - 1u) * P.sq + i];
+    var dp: array<vec4f, T>;
+    for (var t = 0u; t < T; t++) { dp[t] = vec4f(0.0); }
+    for (var c = 0u; c < P.hd4; c++) {
+      let vc = vr[c];
+      for (var t = 0u; t < T; t++) { dp[t] = dot4(dp[t], vc, at_do(qrow[t], c)); }
     }
-    workgroupBarrier();
-    if (live) {
-      for (var t = 0u; t < BK; t++) {
-        if (i0 + t >= P.sq || masked(i0 + t, j)) { continue; }
-        var sc = 0.0;
-        var dp = 0.0;
-        for (var d = 0u; d < P.hd; d++) {
-          sc = fma(tile_a[t * HD + d], kr[d], sc);
-          dp = fma(tile_b[t * HD + d], vr[d], dp);
-        }
-        let p = exp(sc - tile_s[t]);
-        let ds = p * (dp - tile_t[t]) * P.scale;
-        for (var d = 0u; d < P.hd; d++) {
-          dv_acc[d] = fma(p, tile_b[t * HD + d], dv_acc[d]);
-          dk_acc[d] = fma(ds, tile_a[t * HD + d], dk_acc[d]);
+    // P in sc, dS (scaled) in dp
+    for (var t = 0u; t < T; t++) {
+      let i = i0 + t;
+      let ok = vec4<bool>(i < P.sq) & (vec4<bool>(P.causal == 0u) | (keys <= vec4u(i)));
+      let p = select(vec4f(0.0), exp(sc[t] - lse_in[qrow[t]]), ok);
+      sc[t] = p;
+      dp[t] = p * (dp[t] - dv_in[qrow[t]]) * P.scale;
+    }
+    for (var c = 0u; c < P.hd4; c++) {
+      var av = dva[c];
+      var ak = dka[c];
+      for (var t = 0u; t < T; t++) {
+        av = axpy4(av, sc[t], at_do(qrow[t], c));
+        ak = axpy4(ak, dp[t], at_q(qrow[t], c));
+      }
+      dva[c] = av;
+      dka[c] = ak;
+    }
+  }
+  if (j0 >= P.sk) { return; }
+  let n = min(4u, P.sk - j0);
+  for (var c = 0u; c < P.hd4; c++) {
+    let ak = dka[c];
+    let av = dva[c];
+    for (var e = 0u; e < 4u; e++) {
+      for (var r = 0u; r < n; r++) {
+        let at = out_at(kb + j0, r, c, e);
+        if (at != 0xffffffffu) {
+          dk[at] = ak[e][r];
+          dvv[at] = av[e][r];
         }
       }
-    }
-  }
-  if (live) {
-    for (var d = 0u; d < P.hd; d++) {
-      dk[row * HD + d] = dk_acc[d];
-      dvv[row * HD + d] = dv_acc[d];
     }
   }
 }

@@ -20,8 +20,8 @@ export interface AttentionOptions {
   fused?: boolean;
 }
 
-const MAX_HEAD_DIM = 128; // kernels/attention.wgsl's MAX_HD
-const ROWS_PER_WORKGROUP = 32;
+const MAX_HEAD_DIM = 128; // kernels/attention.wgsl's 4·MAX_C
+const INVOCATIONS_PER_WORKGROUP = 16; // each takes 4 rows (kernels/attention.wgsl)
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const op = 'attention';
@@ -56,37 +56,47 @@ function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean):
   const [sq, d] = q.shape.slice(-2) as [number, number];
   const sk = k.shape.at(-2)!;
   const bh = numel(q.shape.slice(0, -2));
-  const wg = engine.workgroupSize(ROWS_PER_WORKGROUP);
-  // a key tile and a value tile of bk rows, plus two floats per row, must fit workgroup memory
-  const bk = Math.max(1, Math.min(32, Math.floor(engine.limits.maxComputeWorkgroupStorageSize / (8 * d + 8))));
-  const constants = { WG: wg, BK: bk, HD: d, CAUSAL: causal ? 1 : 0 };
-  const params = () => new Params().u32(bh, sq, sk).f32(scale, -Infinity).u32(d);
-  const blocks = (rows: number) => bh * Math.ceil(rows / wg);
+  const wg = engine.workgroupSize(INVOCATIONS_PER_WORKGROUP);
+  // no workgroup memory; the head dim and causality are uniforms, so one pipeline per entry point
+  // serves all shapes but for VEC4 (rows read as vec4s when the head dim allows it)
+  const constants = { WG: wg, VEC4: d % 4 === 0 ? 1 : 0 };
+  const params = () => new Params().u32(bh, sq, sk).f32(scale, -Infinity).u32(d, Math.ceil(d / 4), causal ? 1 : 0);
+  const blocks = (rows: number) => bh * Math.ceil(rows / (4 * wg));
+  // Q, K, V and dO are bound as array<vec4f>; with a head dim that is not a multiple of 4 the
+  // tensor's size need not be, so the binding is widened to whole vec4s (pool buffers are sized
+  // in 16-byte steps and bindings start 16-byte aligned, so the padding is inside the buffer; the
+  // kernel never uses the values past the tensor)
+  const v4 = (t: Tensor, what: string): GPUBufferBinding => {
+    const b = t.buffer(what);
+    const offset = b.offset ?? 0;
+    return { ...b, size: Math.min(Math.ceil(t.size / 4) * 16, b.buffer.size - offset) };
+  };
   const o = Tensor.empty(q.shape, 'f32', op);
   const lse = Tensor.empty([bh, sq], 'f32', op);
   if (o.size > 0 && sk > 0) {
     engine.dispatch({
       kernel: 'attention', entry: 'forward', constants, params: params(),
-      buffers: [q.buffer(op), k.buffer(op), v.buffer(op), o.buffer(op), lse.buffer(op)], workgroups: blocks(sq),
+      buffers: [v4(q, op), v4(k, op), v4(v, op), o.buffer(op), lse.buffer(op)], workgroups: blocks(sq),
     });
   }
   const out = record(op, [q, k, v], o, (g, [qs, ks, vs, os, ls]) => {
     const b = (t: Tensor) => t.buffer(`${op} backward`);
+    const b4 = (t: Tensor) => v4(t, `${op} backward`);
     const dv = Tensor.empty([bh, sq], 'f32', `${op} backward`);
     engine.dispatch({
       kernel: 'attention', entry: 'rowdot', constants, params: params(),
-      buffers: [null, null, null, b(os!), null, b(g), b(dv)], workgroups: Math.ceil((bh * sq) / wg),
+      buffers: [null, null, null, b(os!), null, b4(g), b(dv)], workgroups: Math.ceil((bh * sq) / wg),
     });
     const dq = Tensor.empty(q.shape, 'f32', `${op} backward`);
     const dk = Tensor.empty(k.shape, 'f32', `${op} backward`);
     const dvv = Tensor.empty(v.shape, 'f32', `${op} backward`);
     engine.dispatch({
       kernel: 'attention', entry: 'backward_q', constants, params: params(),
-      buffers: [b(qs!), b(ks!), b(vs!), null, b(ls!), b(g), b(dv), b(dq)], workgroups: blocks(sq),
+      buffers: [b4(qs!), b4(ks!), b4(vs!), null, b(ls!), b4(g), b(dv), b(dq)], workgroups: blocks(sq),
     });
     engine.dispatch({
       kernel: 'attention', entry: 'backward_kv', constants, params: params(),
-      buffers: [b(qs!), b(ks!), b(vs!), null, b(ls!), b(g), b(dv), b(dk), b(dvv)], workgroups: blocks(sk),
+      buffers: [b4(qs!), b4(ks!), b4(vs!), null, b(ls!), b4(g), b(dv), b(dk), b(dvv)], workgroups: blocks(sk),
     });
     return [dq, dk, dvv];
   }, [q, k, v, o, lse]);
