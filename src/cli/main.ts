@@ -1,6 +1,7 @@
 // The losscape command line. Each command is a thin shell over a library function.
 import { Command } from 'commander';
 import { init, type MatmulVersion } from '../index.js';
+import { trainCommand } from './train.js';
 
 const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU');
 
@@ -21,6 +22,8 @@ program
     const { runMatmulBench } = await import('../../bench/matmul.js');
     await runMatmulBench({ sizes: opts.sizes.split(',').map(Number), versions: opts.versions.split(',') as MatmulVersion[] });
   });
+
+program.addCommand(trainCommand());
 
 await program.parseAsync();
 process.exit(0);
