@@ -10,8 +10,11 @@ import { keep, tidy } from './scope.js';
 import { shapeString } from './shape.js';
 import type { Tensor } from './tensor.js';
 
-/** Gradients of the inputs (null where an input gets none), given the output's gradient. */
-export type BackwardRule = (grad: Tensor, saved: readonly Tensor[]) => Array<Tensor | null>;
+/**
+ * Gradients of the inputs (null where an input gets none), given the output's gradient. `needs`
+ * says which inputs require one: a rule may skip the others (the input images of a network, say).
+ */
+export type BackwardRule = (grad: Tensor, saved: readonly Tensor[], needs: readonly boolean[]) => Array<Tensor | null>;
 
 interface Node {
   op: string;
@@ -120,7 +123,7 @@ export function backward(output: Tensor, grad?: Tensor, opts: BackwardOptions = 
               `backward: the graph through ${node.op} was freed by an earlier backward(); pass { retainGraph: true } to that call`,
             );
           }
-          const inputGrads = node.rule(g, node.saved);
+          const inputGrads = node.rule(g, node.saved, node.inputs.map((i) => i.requiresGrad));
           node.inputs.forEach((input, i) => {
             const gi = inputGrads[i];
             if (!gi || !input.requiresGrad) return;

@@ -61,17 +61,23 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     workgroups: direct ? Math.ceil(y.size / 64) : tiles(n * oh * ow, oc / groups),
   });
   const inputs = [x, weight, ...(bias ? [bias] : [])];
-  return record(op, inputs, y, (g, [xs, ws]) => {
-    const dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
-    engine.dispatch({
-      kernel: 'conv2d', entry: 'backward_input', params: params(),
-      buffers: [g.buffer(op), ws!.buffer(op), dx.buffer(op)], workgroups: tiles(n * h * w, cg),
-    });
-    const dwt = Tensor.empty(ws!.shape, 'f32', `${op} backward`);
-    engine.dispatch({
-      kernel: 'conv2d', entry: 'backward_weight', params: params(),
-      buffers: [g.buffer(op), null, xs!.buffer(op), dwt.buffer(op)], workgroups: tiles(oc / groups, cg * kh * kw),
-    });
-    return [dx, dwt, ...(bias ? [sum(g, [0, 2, 3])] : [])];
+  return record(op, inputs, y, (g, [xs, ws], needs) => {
+    let dx: Tensor | null = null;
+    if (needs[0]) {
+      dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
+      engine.dispatch({
+        kernel: 'conv2d', entry: 'backward_input', params: params(),
+        buffers: [g.buffer(op), ws!.buffer(op), dx.buffer(op)], workgroups: tiles(n * h * w, cg),
+      });
+    }
+    let dwt: Tensor | null = null;
+    if (needs[1]) {
+      dwt = Tensor.empty(ws!.shape, 'f32', `${op} backward`);
+      engine.dispatch({
+        kernel: 'conv2d', entry: 'backward_weight', params: params(),
+        buffers: [g.buffer(op), null, xs!.buffer(op), dwt.buffer(op)], workgroups: tiles(oc / groups, cg * kh * kw),
+      });
+    }
+    return [dx, dwt, ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : [])];
   }, [x, weight]);
 }

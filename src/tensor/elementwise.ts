@@ -97,9 +97,9 @@ export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Te
     if (!rule) return y; // comparisons: no gradient
     const [aShape, bShape] = [ta.shape, tb.shape];
     const save = op === 'add' || op === 'sub' ? [] : [ta, tb]; // their rules need no values
-    return record(op, [ta, tb], y, (g, [sa, sb]) => {
+    return record(op, [ta, tb], y, (g, [sa, sb], needs) => {
       const [ga, gb] = rule(g, sa!, sb!);
-      return [sumTo(ga, aShape), sumTo(gb, bShape)];
+      return [needs[0] ? sumTo(ga, aShape) : null, needs[1] ? sumTo(gb, bShape) : null];
     }, save);
   } finally {
     if (ta !== a) ta.dispose();

@@ -86,12 +86,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   });
   // d op(A) = g · op(B)ᵀ and d op(B) = op(A)ᵀ · g, transposed back where an operand was; computed on
   // the ≥2-D views and the broadcast batch, then summed and reshaped to each operand's own shape.
-  return record(op, [a, b], c, (g, [sa, sb]) => {
+  return record(op, [a, b], c, (g, [sa, sb], needs) => {
     const g2 = reshape(g, [...batchShape, m, n]);
     const a2 = reshape(sa!, aShape);
     const b2 = reshape(sb!, bShape);
-    const da = transA ? matmul(b2, g2, { transA: transB, transB: true }) : matmul(g2, b2, { transB: !transB });
-    const db = transB ? matmul(g2, a2, { transA: true, transB: transA }) : matmul(a2, g2, { transA: !transA });
-    return [reshape(sumTo(da, aShape), a.shape), reshape(sumTo(db, bShape), b.shape)];
+    const da = !needs[0] ? null : transA ? matmul(b2, g2, { transA: transB, transB: true }) : matmul(g2, b2, { transB: !transB });
+    const db = !needs[1] ? null : transB ? matmul(g2, a2, { transA: true, transB: transA }) : matmul(a2, g2, { transA: !transA });
+    return [da && reshape(sumTo(da, aShape), a.shape), db && reshape(sumTo(db, bShape), b.shape)];
   }, [a, b]);
 }
