@@ -38,7 +38,7 @@ export function parseIdx(raw: Uint8Array, file: string): IdxArray {
   if (bytes.length !== expected) throw fail(`${bytes.length} bytes, but shape [${shape}] of ${name} needs ${expected}`);
   const at = (i: number) => start + i * size;
   const data =
-    name === 'ubyte' ? bytes.slice(start)
+    name === 'ubyte' ? new Uint8Array(bytes.subarray(start)) // a plain copy (gunzip gives a Buffer)
     : name === 'byte' ? Int8Array.from({ length: n }, (_, i) => view.getInt8(at(i)))
     : name === 'short' ? Int16Array.from({ length: n }, (_, i) => view.getInt16(at(i)))
     : name === 'int' ? Int32Array.from({ length: n }, (_, i) => view.getInt32(at(i)))
