@@ -34,3 +34,4 @@ export * from './nn/checkpoint.js';
 export * from './nn/data.js';
 export * from './nn/idx.js';
 export * from './nn/train.js';
+export * from './landscape/directions.js';

@@ -82,7 +82,7 @@ export function trainCommand(): Command {
       console.error(`losscape train: ${o.model} with ${o.optimizer} on ${trainSet.name} (${trainSet.labels.length} samples), adapter ${engine.adapter.description}`);
       const bar = new cliProgress.SingleBar({
         format: 'epoch {epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}',
-        stream: process.stderr, hideCursor: true,
+        stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 15000,
       }, cliProgress.Presets.shades_classic);
       const result = await train({
         model: config, optimizer: o.optimizer, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
