@@ -35,3 +35,4 @@ export * from './nn/data.js';
 export * from './nn/idx.js';
 export * from './nn/train.js';
 export * from './landscape/directions.js';
+export * from './landscape/evaluate.js';

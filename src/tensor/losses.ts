@@ -1,6 +1,6 @@
 // Losses: fused cross-entropy from logits with integer labels (kernels/cross_entropy.wgsl), and MSE.
 import { Params } from '../gpu/params.js';
-import { noGrad, record } from './autograd.js';
+import { needsGrad, noGrad, record } from './autograd.js';
 import { div, requireF32, square, sub } from './elementwise.js';
 import { launchPerItem } from './launch.js';
 import { mean, sum } from './reduce.js';
@@ -13,6 +13,8 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
   /** rows whose label is this count neither in the loss nor in the mean (PyTorch's default: -100) */
   ignoreIndex?: number;
+  /** 'none': the per-row losses [N] (0 for ignored rows), for evaluation: not differentiable */
+  reduction?: 'mean' | 'none';
 }
 
 /** Mean cross-entropy of logits [N, C] against i32 labels [N], as torch.nn.functional.cross_entropy. */
@@ -34,6 +36,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   launchPerItem(engine, 'cross_entropy', 'forward', rows, params(), [
     logits.buffer(op), labels.buffer(op), losses.buffer(op), valid.buffer(op), lse.buffer(op),
   ], {}, 64);
+  if (opts.reduction === 'none') {
+    if (needsGrad([logits])) throw new Error(`${op}: reduction 'none' is for evaluation; run it under noGrad()`);
+    valid.dispose();
+    lse.dispose();
+    return losses;
+  }
   const [loss, count] = noGrad(() => {
     const c = sum(valid);
     return [div(sum(losses), c), c];

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import * as L from '../src/index.js';
+import { hostRng, SEED } from './helpers.js';
+
+const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
+const rng = hostRng(SEED ^ 0x1a5);
+
+function grid(n: number, lo = -1, hi = 1): Array<[number, number]> {
+  const c = Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+  return c.flatMap((y) => c.map((x): [number, number] => [x, y]));
+}
+
+describe('landscape evaluation', () => {
+  it('a linear model with MSE: both evaluators give the exact quadratic surface at every point', async () => {
+    const [n, din, dout] = [37, 5, 3];
+    const inputs = Float32Array.from({ length: n * din }, () => rng() * 2 - 1);
+    const targets = Float32Array.from({ length: n * dout }, () => rng() * 2 - 1);
+    const data: L.Dataset = { name: 'linear', sampleShape: [din], inputs, labels: new Int32Array(n), classes: dout };
+    const model = new L.MLP({ kind: 'mlp', sizes: [din, dout] }, SEED % 1000);
+    const flat = L.FlatParameters.of(model);
+    const d1 = L.randomDirection(flat, { seed: 1, normalization: 'none', oneD: 'keep' });
+    const d2 = L.randomDirection(flat, { seed: 2, normalization: 'none', oneD: 'keep' });
+    // host copies, float64
+    const [w, b] = await Promise.all(model.parameters().map((p) => p.data()));
+    const [d1w, d1b, d2w, d2b] = await Promise.all([...L.parameterViews(flat, d1), ...L.parameterViews(flat, d2)].map(([, v]) => v.data()));
+    const exact = (a: number, c: number) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        for (let o = 0; o < dout; o++) {
+          let y = b![o]! + a * d1b![o]! + c * d2b![o]!;
+          for (let k = 0; k < din; k++) y += (w![o * din + k]! + a * d1w![o * din + k]! + c * d2w![o * din + k]!) * inputs[i * din + k]!;
+          s += (y - targets[i * dout + o]!) ** 2;
+        }
+      }
+      return s / n / dout;
+    };
+    const points = grid(7, -2, 2);
+    const set = L.prepareEvalSet(data, 16, 'mse', targets);
+    for (const evaluate of [L.evaluateSequential, L.evaluateBatched]) {
+      const got = await evaluate(model, flat, d1, d2, points, set);
+      points.forEach(([a, c], i) => {
+        const e = exact(a, c);
+        expect(Math.abs(got[i]!.loss - e) / e, `${evaluate.name} at (${a}, ${c}); ${note}`).toBeLessThan(1e-5);
+      });
+    }
+    // the flat parameters are restored after the sequential sweep
+    expect([...(await model.parameters()[0]!.data())]).toEqual([...w!]);
+  });
+
+  it('batched and sequential agree on every point of a plane (MLP, cross-entropy), in chunks that do not divide the grid', async () => {
+    const data = L.blobs(203, 5, 12, SEED, 2);
+    const model = new L.MLP({ kind: 'mlp', sizes: [12, 24, 16, 5] }, 3);
+    const flat = L.FlatParameters.of(model);
+    const d1 = L.randomDirection(flat, { seed: 11 });
+    const d2 = L.randomDirection(flat, { seed: 12 });
+    L.orthogonalize(d2, d1);
+    const set = L.prepareEvalSet(data, 64);
+    const points = grid(5);
+    const seq = await L.evaluateSequential(model, flat, d1, d2, points, set);
+    const bat = await L.evaluateBatched(model, flat, d1, d2, points, set, 7);
+    points.forEach((p, i) => {
+      expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}; ${note}`).toBeLessThan(1e-5);
+      expect(Math.abs(bat[i]!.accuracy - seq[i]!.accuracy) * 203, `point ${p}`).toBeLessThanOrEqual(1);
+    });
+    // the centre is the model itself
+    const centre = await L.evaluate(model, data, 64);
+    expect(seq[12]!.loss / centre.loss).toBeCloseTo(1, 5);
+    expect(seq[12]!.accuracy).toBe(centre.accuracy);
+  });
+
+  it('refuses models it has no stacked form for, pointing to the sequential evaluator', async () => {
+    const model = L.createModel(L.presetConfig('cnn'));
+    const flat = L.FlatParameters.of(model);
+    const d = L.randomDirection(flat, { seed: 1 });
+    const set = L.prepareEvalSet(L.take(L.mnist('test'), 4), 4);
+    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/supports MLP models so far \(got CNN\); use the sequential evaluator/);
+  });
+});
