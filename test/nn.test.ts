@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -180,6 +180,13 @@ describe('IDX files and datasets', () => {
     const mean = s / d.inputs.length;
     expect(Math.abs(mean)).toBeLessThan(0.05);
     expect(Math.abs(Math.sqrt(q / d.inputs.length - mean * mean) - 1)).toBeLessThan(0.05);
+  });
+
+  it.skipIf(!existsSync(L.FASHION_MNIST_DIR))('loads Fashion-MNIST from the Debian package (gzipped IDX)', () => {
+    const d = L.fashionMnist('test');
+    expect(L.size(d)).toBe(10000);
+    expect(d.classes).toBe(10);
+    expect(() => L.fashionMnist('test', '/nonexistent')).toThrow("Fashion-MNIST not found in /nonexistent: install Debian's dataset-fashion-mnist package");
   });
 
   it('shuffles by seed and epoch, reproducibly, and batches every sample once', async () => {

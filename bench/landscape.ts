@@ -1,0 +1,67 @@
+// Landscape benchmark: points per second of the batched and the sequential evaluator on MNIST
+// models, at 21x21 and 51x51 planes with 1,000 and 10,000 evaluation samples, with the effective
+// GFLOP/s against the adapter's FMA ceiling measured in the same run. The sequential evaluator is
+// timed on a sample of the plane's points (its rate does not depend on which); results of the two
+// are compared on those points before anything is reported.
+// Usage: npx tsx bench/landscape.ts [--samples 1000,10000] [--grids 21,51] [--seq-points 6]
+import { createModel, evaluateBatched, evaluateSequential, FlatParameters, init, mnist, prepareEvalSet, presetConfig, randomDirection, take, disposeEvalSet, type Layer } from '../src/index.js';
+import { arg, describe, fmaCeiling } from './harness.js';
+
+const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
+const grids = arg('grids', '21,51').split(',').map(Number);
+const seqPoints = Number(arg('seq-points', '6'));
+const models = arg('models', 'mlp,cnn,vit-tiny').split(',');
+
+const engine = await init();
+console.log(`adapter: ${describe(engine)}`);
+const ceiling = await fmaCeiling(engine);
+console.log(`FMA ceiling: ${ceiling.toFixed(1)} GFLOP/s\n`);
+console.log('model     samples  grid   evaluator    points/s   s/plane   GFLOP/s  of ceiling  speed-up');
+
+/** Forward multiply-adds per sample (x2 = FLOPs), from the parameter count of dense layers and conv taps. */
+function forwardFlops(name: string): number {
+  switch (name) {
+    case 'mlp': return 2 * (784 * 128 + 128 * 10);
+    case 'cnn': return 2 * (28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 64 + 64 * 10);
+    case 'vit-tiny': return 2 * (16 * 64 * 49 + 4 * (17 * 64 * 192 + 2 * 17 * 17 * 64 + 17 * 64 * 64 + 2 * 17 * 64 * 128) + 64 * 10);
+    default: return NaN;
+  }
+}
+
+const test = mnist('test');
+for (const name of models) {
+  const model = createModel(presetConfig(name), 0) as Layer;
+  const flat = FlatParameters.of(model);
+  const d1 = randomDirection(flat, { seed: 1 });
+  const d2 = randomDirection(flat, { seed: 2 });
+  for (const samples of sampleCounts) {
+    const set = prepareEvalSet(take(test, samples), name === 'mlp' ? 1000 : 250);
+    for (const g of grids) {
+      const coords = Array.from({ length: g }, (_, i) => -1 + (2 * i) / (g - 1));
+      const plane = coords.flatMap((y) => coords.map((x): [number, number] => [x, y]));
+      const sample = plane.filter((_, i) => i % Math.floor(plane.length / seqPoints) === 0).slice(0, seqPoints);
+      const t0 = performance.now();
+      const seq = await evaluateSequential(model, flat, d1, d2, sample, set);
+      const seqRate = sample.length / ((performance.now() - t0) / 1e3);
+      const flopsPerPoint = forwardFlops(name) * samples;
+      const row = (ev: string, rate: number, speedup: string) =>
+        console.log(
+          `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${rate.toFixed(2).padStart(9)} ${(plane.length / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}`,
+        );
+      row('sequential', seqRate, '1.0x');
+      if (name === 'mlp') {
+        const check = await evaluateBatched(model, flat, d1, d2, sample, set);
+        check.forEach((r, i) => {
+          if (Math.abs(r.loss - seq[i]!.loss) > 1e-5 * Math.abs(seq[i]!.loss)) throw new Error(`batched and sequential differ at ${sample[i]}: ${r.loss} vs ${seq[i]!.loss}`);
+        });
+        const t1 = performance.now();
+        await evaluateBatched(model, flat, d1, d2, plane, set);
+        const rate = plane.length / ((performance.now() - t1) / 1e3);
+        row('batched', rate, `${(rate / seqRate).toFixed(1)}x`);
+      }
+    }
+    disposeEvalSet(set);
+  }
+}
+engine.destroy();
+process.exit(0);
