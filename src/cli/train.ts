@@ -90,7 +90,7 @@ export function trainCommand(): Command {
         warmupSteps: o.warmup, clipNorm: o.clip, labelSmoothing: o.labelSmoothing,
         cropPadding: o.augment ? 2 : 0, outDir: o.out, resume: o.resume,
         onProgress: (p) => {
-          if (p.batch <= 20) bar.start(p.batches, 0, { epoch: p.epoch + 1 });
+          if (p.batch <= 20) bar.start(p.batches, 0, { epoch: p.epoch + 1, loss: '-', acc: '-', rate: '-' });
           bar.update(p.batch, { epoch: p.epoch + 1, loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(4), rate: p.samplesPerSecond.toFixed(0) });
         },
         onEpoch: (m) => {
