@@ -36,3 +36,4 @@ export * from './nn/idx.js';
 export * from './nn/train.js';
 export * from './landscape/directions.js';
 export * from './landscape/evaluate.js';
+export * from './landscape/plans.js';
