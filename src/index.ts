@@ -37,3 +37,4 @@ export * from './nn/train.js';
 export * from './landscape/directions.js';
 export * from './landscape/evaluate.js';
 export * from './landscape/plans.js';
+export * from './landscape/surface.js';

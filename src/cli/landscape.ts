@@ -1,0 +1,152 @@
+// `losscape landscape`: evaluates a loss surface around a checkpoint (line, plane), between
+// checkpoints (interp, plane3) or on the plane of a training trajectory, and writes it as JSON,
+// CSV and VTK, with a progress bar (points/s, ETA).
+import { writeFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { Command, Option } from 'commander';
+import { readSidecar, loadWeights } from '../nn/checkpoint.js';
+import { fashionMnist, mnist, take } from '../nn/data.js';
+import { FlatParameters } from '../nn/flat.js';
+import { createModel } from '../nn/models.js';
+import { MLP } from '../nn/simple.js';
+import { orthogonalize, randomDirection, type Normalization } from '../landscape/directions.js';
+import { evaluateBatched, evaluateSequential, prepareEvalSet, type PointResult } from '../landscape/evaluate.js';
+import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
+import { buildSurface, sha256, surfaceCsv, surfaceVtk } from '../landscape/surface.js';
+import { clone, assign } from '../tensor/layout.js';
+import { sub } from '../tensor/elementwise.js';
+import { keep } from '../tensor/scope.js';
+import { init } from '../tensor/runtime.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+interface LandscapeCliOptions {
+  checkpoint: string[];
+  plan: 'line' | 'plane' | 'interp' | 'plane3' | 'trajectory';
+  range: string;
+  yrange?: string;
+  steps: number;
+  norm: Normalization;
+  keep1d: boolean;
+  only?: string;
+  seed: number;
+  dataset: 'mnist' | 'fashion-mnist';
+  samples: number;
+  batchSize: number;
+  evaluator: 'auto' | 'batched' | 'sequential';
+  out: string;
+}
+
+function parseRange(text: string): [number, number] {
+  const m = /^(-?[\d.e+-]+):(-?[\d.e+-]+)$/.exec(text);
+  if (!m) throw new Error(`range: expected min:max, got "${text}"`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+export function landscapeCommand(): Command {
+  return new Command('landscape')
+    .description('evaluate a loss surface; writes OUT.json, OUT.csv and OUT.vtk')
+    .requiredOption('--checkpoint <file...>', 'checkpoint(s): one for line/plane, two for interp, three for plane3, the path for trajectory')
+    .addOption(new Option('--plan <kind>', 'what to evaluate').choices(['line', 'plane', 'interp', 'plane3', 'trajectory']).default('plane'))
+    .option('--range <min:max>', 'coordinates along d1 (interp: 0 is the first checkpoint, 1 the second)', '-1:1')
+    .option('--yrange <min:max>', 'coordinates along d2 (default: --range)')
+    .option('--steps <n>', 'points per axis, ends included', Number, 21)
+    .addOption(new Option('--norm <kind>', 'direction normalization').choices(['filter', 'layer', 'model', 'weight', 'none']).default('filter'))
+    .option('--keep-1d', 'move biases and norm weights too (default: ignore them, as Li et al.)', false)
+    .option('--only <regex>', 'move only parameters whose names match')
+    .option('--seed <n>', 'seed of the random directions', Number, 0)
+    .addOption(new Option('--dataset <name>', 'evaluation data (test split)').choices(['mnist', 'fashion-mnist']).default('mnist'))
+    .option('--samples <n>', 'evaluation samples (every one is used)', Number, 1000)
+    .option('--batch-size <n>', 'evaluation batch size', Number, 500)
+    .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential').choices(['auto', 'batched', 'sequential']).default('auto'))
+    .option('--out <path>', 'output path without extension', 'surface')
+    .action(async (o: LandscapeCliOptions) => {
+      const engine = await init();
+      const started = performance.now();
+      const files = o.checkpoint;
+      const need = { line: 1, plane: 1, interp: 2, plane3: 3, trajectory: 3 }[o.plan];
+      if (o.plan === 'trajectory' ? files.length < need : files.length !== need) {
+        throw new Error(`--plan ${o.plan} needs ${o.plan === 'trajectory' ? 'at least ' : ''}${need} checkpoint(s), got ${files.length}`);
+      }
+      const side = readSidecar(files[0]!);
+      const model = createModel(side.config, 0);
+      const flat = FlatParameters.of(model);
+      const thetaOf = (file: string): Tensor => {
+        loadWeights(model, file);
+        return keep(clone(flat.values));
+      };
+      let d1: Tensor;
+      let d2: Tensor | null = null;
+      let x: number[];
+      let y: number[] | null = null;
+      const [lo, hi] = parseRange(o.range);
+      const [ylo, yhi] = parseRange(o.yrange ?? o.range);
+      let planInfo: Record<string, unknown> = { kind: o.plan };
+      if (o.plan === 'line' || o.plan === 'plane') {
+        loadWeights(model, files[0]!);
+        const opts = { normalization: o.norm, oneD: o.keep1d ? ('keep' as const) : ('ignore' as const), only: o.only ? new RegExp(o.only) : undefined };
+        d1 = randomDirection(flat, { ...opts, seed: o.seed });
+        if (o.plan === 'plane') {
+          d2 = randomDirection(flat, { ...opts, seed: o.seed + 1 });
+          y = linspace(ylo, yhi, o.steps);
+        }
+        x = linspace(lo, hi, o.steps);
+        planInfo = { ...planInfo, normalization: o.norm, oneD: opts.oneD, only: o.only ?? null, seed: o.seed };
+      } else if (o.plan === 'interp') {
+        const a = thetaOf(files[0]!);
+        const b = thetaOf(files[1]!);
+        d1 = keep(sub(b, a));
+        assign(flat.values, a);
+        x = linspace(lo, hi, o.steps);
+      } else {
+        const thetas = files.map(thetaOf);
+        const basis = o.plan === 'plane3' ? await planeThrough(thetas[0]!, thetas[1]!, thetas[2]!) : await trajectoryPlane(thetas);
+        assign(flat.values, basis.origin);
+        d1 = basis.d1;
+        d2 = basis.d2;
+        orthogonalize(d2, d1);
+        // default ranges: the checkpoints' coordinates with a quarter of their span as margin
+        const span = (k: 0 | 1) => {
+          const c = basis.coords.map((p) => p[k]);
+          const [mn, mx] = [Math.min(...c), Math.max(...c)];
+          const m = 0.25 * (mx - mn || 1);
+          return [mn - m, mx + m] as const;
+        };
+        x = o.range === '-1:1' ? linspace(...span(0), o.steps) : linspace(lo, hi, o.steps);
+        y = o.yrange || o.range !== '-1:1' ? linspace(ylo, yhi, o.steps) : linspace(...span(1), o.steps);
+        planInfo = { ...planInfo, coords: basis.coords, ...('explained' in basis ? { explained: basis.explained } : {}) };
+      }
+      const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
+      const set = prepareEvalSet(testSet, o.batchSize);
+      const points = gridPoints(x, y);
+      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && model instanceof MLP);
+      const evaluate = batched ? evaluateBatched : evaluateSequential;
+      const chunk = batched ? 64 : 4;
+      const bar = new cliProgress.SingleBar({
+        format: 'landscape {bar} {value}/{total} points | {rate} points/s | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000,
+      }, cliProgress.Presets.shades_classic);
+      bar.start(points.length, 0, { rate: '-' });
+      const results: PointResult[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < points.length; i += chunk) {
+        results.push(...(await evaluate(model, flat, d1, d2, points.slice(i, i + chunk), set)));
+        bar.update(results.length, { rate: (results.length / ((performance.now() - t0) / 1e3)).toFixed(2) });
+      }
+      bar.stop();
+      const seconds = (performance.now() - t0) / 1e3;
+      const surface = buildSurface(x, y, results, {
+        checkpoints: files.map((f) => ({ file: f, sha256: sha256(f) })),
+        model: side.config,
+        plan: planInfo,
+        data: { dataset: o.dataset, split: 'test', samples: testSet.labels.length },
+        evaluator: batched ? 'batched' : 'sequential',
+        adapter: engine.adapter.description,
+        timings: { seconds, pointsPerSecond: points.length / seconds, totalSeconds: (performance.now() - started) / 1e3 },
+        orientation: 'loss[iy][ix] is the value at (x[ix], y[iy]); x along d1',
+      });
+      writeFileSync(`${o.out}.json`, `${JSON.stringify(surface)}\n`);
+      writeFileSync(`${o.out}.csv`, surfaceCsv(surface));
+      writeFileSync(`${o.out}.vtk`, surfaceVtk(surface));
+      if (surface.nonFinite.length) console.error(`losscape landscape: ${surface.nonFinite.length} point(s) overflowed; stored as null and listed in nonFinite`);
+      console.log(JSON.stringify({ out: [`${o.out}.json`, `${o.out}.csv`, `${o.out}.vtk`], points: points.length, seconds, pointsPerSecond: points.length / seconds }));
+    });
+}

@@ -1,0 +1,92 @@
+// Surface files: the evaluated grid with everything needed to reproduce it, as JSON (the primary
+// format), CSV (one row per point) and legacy VTK structured grid (ParaView). Orientation, for
+// every format: values[iy][ix] is the metric at (x[ix], y[iy]), x along d₁.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { PointResult } from './evaluate.js';
+
+export interface SurfaceFile {
+  format: 'losscape-surface/1';
+  x: number[];
+  /** null for a line */
+  y: number[] | null;
+  /** [ny][nx] (a line: one row); a non-finite loss is stored as null and flagged */
+  loss: Array<Array<number | null>>;
+  accuracy: Array<Array<number | null>>;
+  /** indices [iy, ix] of points whose loss overflowed (stored as null) */
+  nonFinite: Array<[number, number]>;
+  /** what produced it: model and checkpoint hashes, seed, normalization, plan, data, adapter, timings */
+  provenance: Record<string, unknown>;
+}
+
+export function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+export function buildSurface(x: number[], y: number[] | null, results: PointResult[], provenance: Record<string, unknown>): SurfaceFile {
+  const ny = y?.length ?? 1;
+  const nx = x.length;
+  if (results.length !== nx * ny) throw new Error(`surface: ${results.length} results for a ${ny}x${nx} grid`);
+  const nonFinite: Array<[number, number]> = [];
+  const loss: Array<Array<number | null>> = [];
+  const accuracy: Array<Array<number | null>> = [];
+  for (let iy = 0; iy < ny; iy++) {
+    loss.push([]);
+    accuracy.push([]);
+    for (let ix = 0; ix < nx; ix++) {
+      const r = results[iy * nx + ix]!;
+      const ok = Number.isFinite(r.loss);
+      if (!ok) nonFinite.push([iy, ix]);
+      loss[iy]!.push(ok ? r.loss : null);
+      accuracy[iy]!.push(Number.isFinite(r.accuracy) ? r.accuracy : null);
+    }
+  }
+  return { format: 'losscape-surface/1', x, y, loss, accuracy, nonFinite, provenance };
+}
+
+export function surfaceCsv(s: SurfaceFile): string {
+  const rows = ['x,y,loss,accuracy'];
+  (s.y ?? [0]).forEach((yv, iy) =>
+    s.x.forEach((xv, ix) => rows.push(`${xv},${yv},${s.loss[iy]![ix] ?? 'nan'},${s.accuracy[iy]![ix] ?? 'nan'}`)),
+  );
+  return `${rows.join('\n')}\n`;
+}
+
+/** Legacy VTK structured grid: points (x, y, loss) and point data loss and accuracy (x fastest). */
+export function surfaceVtk(s: SurfaceFile): string {
+  const ys = s.y ?? [0];
+  const nx = s.x.length;
+  const ny = ys.length;
+  const val = (v: number | null) => (v === null ? 'nan' : String(v));
+  const lines = ['# vtk DataFile Version 3.0', 'losscape loss surface', 'ASCII', 'DATASET STRUCTURED_GRID', `DIMENSIONS ${nx} ${ny} 1`, `POINTS ${nx * ny} double`];
+  ys.forEach((yv, iy) => s.x.forEach((xv, ix) => lines.push(`${xv} ${yv} ${val(s.loss[iy]![ix]!)}`)));
+  lines.push(`POINT_DATA ${nx * ny}`);
+  for (const name of ['loss', 'accuracy'] as const) {
+    lines.push(`SCALARS ${name} double 1`, 'LOOKUP_TABLE default');
+    ys.forEach((_, iy) => s.x.forEach((__, ix) => lines.push(val(s[name][iy]![ix]!))));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Parses a legacy VTK structured grid as written above (for tests and for checking files). */
+export function parseVtk(text: string): { dims: [number, number, number]; points: number[][]; data: Record<string, number[]> } {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length);
+  if (!lines[0]?.startsWith('# vtk DataFile')) throw new Error('vtk: missing "# vtk DataFile" header');
+  if (lines[2] !== 'ASCII' || lines[3] !== 'DATASET STRUCTURED_GRID') throw new Error('vtk: not an ASCII structured grid');
+  const dims = lines[4]!.split(/\s+/).slice(1).map(Number) as [number, number, number];
+  const n = dims[0] * dims[1] * dims[2];
+  const header = lines[5]!.split(/\s+/);
+  if (header[0] !== 'POINTS' || Number(header[1]) !== n) throw new Error(`vtk: POINTS ${header[1]} for dimensions ${dims}`);
+  const points = lines.slice(6, 6 + n).map((l) => l.split(/\s+/).map(Number));
+  const data: Record<string, number[]> = {};
+  let i = 6 + n;
+  if (lines[i] !== `POINT_DATA ${n}`) throw new Error('vtk: missing POINT_DATA');
+  i++;
+  while (i < lines.length) {
+    const [kw, name] = lines[i]!.split(/\s+/);
+    if (kw !== 'SCALARS' || lines[i + 1] !== 'LOOKUP_TABLE default') throw new Error(`vtk: unexpected line "${lines[i]}"`);
+    data[name!] = lines.slice(i + 2, i + 2 + n).map(Number);
+    i += 2 + n;
+  }
+  return { dims, points, data };
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import * as L from '../src/index.js';
+
+describe('surface files', () => {
+  const x = [-1, 0, 1];
+  const y = [-0.5, 0.5];
+  const results = [1, 2, 3, 4, Infinity, 6].map((loss, i) => ({ loss, accuracy: i / 10 }));
+  const s = L.buildSurface(x, y, results, { seed: 3 });
+
+  it("keeps values[iy][ix] orientation and flags non-finite losses as null", () => {
+    expect(s.loss).toEqual([[1, 2, 3], [4, null, 6]]);
+    expect(s.accuracy[1]![2]).toBeCloseTo(0.5);
+    expect(s.nonFinite).toEqual([[1, 1]]);
+    expect(() => L.buildSurface(x, y, results.slice(1), {})).toThrow('surface: 5 results for a 2x3 grid');
+  });
+
+  it('writes CSV rows x-fastest and a legacy VTK structured grid that parses back', () => {
+    const csv = L.surfaceCsv(s).trim().split('\n');
+    expect(csv[0]).toBe('x,y,loss,accuracy');
+    expect(csv[2]).toBe('0,-0.5,2,0.1');
+    expect(csv[5]).toBe('0,0.5,nan,0.4');
+    const vtk = L.parseVtk(L.surfaceVtk(s));
+    expect(vtk.dims).toEqual([3, 2, 1]);
+    expect(vtk.points[4]).toEqual([0, 0.5, NaN]);
+    expect(vtk.points[5]).toEqual([1, 0.5, 6]);
+    expect(vtk.data.loss!.slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect(vtk.data.accuracy![3]).toBeCloseTo(0.3);
+    expect(() => L.parseVtk('hello')).toThrow('vtk: missing "# vtk DataFile" header');
+  });
+});
