@@ -4,7 +4,8 @@
 // each pass. Results are checked (fused against unfused) before they are timed.
 // Usage: npx tsx bench/attention.ts [--seqs 64,128,256,512,1024] [--dims 32,64] [--heads 4]
 import { attention, backward, getEngine, init, Generator, sum, tidy, type Tensor } from '../src/index.js';
-import { relativeErrorOf, describe, fmaCeiling, time, arg } from './harness.js';
+import { relativeError } from '../src/tensor/shape.js';
+import { describe, fmaCeiling, time, arg } from './harness.js';
 
 const seqs = arg('seqs', '64,128,256,512,1024').split(',').map(Number);
 const dims = arg('dims', '32,64').split(',').map(Number);
@@ -22,7 +23,7 @@ for (const d of dims) {
     const g = new Generator(s + d);
     const [q, k, v] = [0, 1, 2].map(() => g.normal([heads, s, d]).requireGrad()) as [Tensor, Tensor, Tensor];
     const fusedOut = await attention(q, k, v).data();
-    const err = relativeErrorOf(fusedOut, await attention(q, k, v, { fused: false }).data());
+    const err = relativeError(fusedOut, await attention(q, k, v, { fused: false }).data());
     if (err > 1e-5) throw new Error(`fused and unfused attention differ: ${err}`);
     // forward: 2 matmuls of 2·s²·d flops; backward: 5 more (recomputed scores, dP, dS·K, Pᵀ·dO, dSᵀ·Q)
     for (const pass of ['forward', 'fwd+bwd'] as const) {

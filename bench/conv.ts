@@ -3,7 +3,8 @@
 // ceiling measured in the same run. Results are checked (implicit GEMM against direct) first.
 // Usage: npx tsx bench/conv.ts [--batch 8]
 import { backward, conv2d, getEngine, init, Generator, sum, tidy } from '../src/index.js';
-import { arg, describe, fmaCeiling, relativeErrorOf, time } from './harness.js';
+import { relativeError } from '../src/tensor/shape.js';
+import { arg, describe, fmaCeiling, time } from './harness.js';
 
 const batch = Number(arg('batch', '8'));
 // [name, C, H, W, OC, K, stride, padding]: ResNet-18/CIFAR ResNet layers
@@ -30,7 +31,7 @@ for (const [name, c, h, w, oc, k, stride, padding] of SHAPES) {
   const ow = Math.floor((w + 2 * padding - k) / stride) + 1;
   const flops = 2 * batch * oc * oh * ow * c * k * k;
   const gemm = await conv2d(x, wt, null, { stride, padding }).data();
-  const err = relativeErrorOf(gemm, await conv2d(x, wt, null, { stride, padding, kernel: 'direct' }).data());
+  const err = relativeError(gemm, await conv2d(x, wt, null, { stride, padding, kernel: 'direct' }).data());
   if (err > 1e-5) throw new Error(`${name}: implicit GEMM and direct conv differ: ${err}`);
   const rows: Array<[string, () => void, number]> = [
     ['direct', () => tidy(() => void conv2d(x, wt, null, { stride, padding, kernel: 'direct' })), flops],

@@ -1,22 +1,16 @@
 // Shared test plumbing: a fresh random seed per run (printed in every failure, settable through
 // LOSSCAPE_TEST_SEED to replay one), random inputs, and the relative-error check.
 import { expect } from 'vitest';
-import { fromArray, type Tensor } from '../src/index.js';
+import { fromArray, hostRandom, type Tensor } from '../src/index.js';
+import { relativeError } from '../src/tensor/shape.js';
 import { ref, type Ref } from './reference.js';
 
 export const SEED = Number(process.env.LOSSCAPE_TEST_SEED ?? ((Date.now() ^ (process.pid << 10)) >>> 0));
 const seedNote = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
 
-/** mulberry32: a small seeded host-side PRNG for test inputs. */
+/** A seeded host-side PRNG for test inputs (the data loader's mulberry32). */
 export function hostRng(seed = SEED): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return hostRandom(seed);
 }
 
 const rng = hostRng();
@@ -32,16 +26,7 @@ export function randomInt(lo: number, hi: number): number {
   return lo + Math.floor(rng() * (hi - lo + 1));
 }
 
-/** ‖out − ref‖ / ‖ref‖ (absolute when ref is all zeros). */
-export function relativeError(out: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < expected.length; i++) {
-    num += (out[i]! - expected[i]!) ** 2;
-    den += expected[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
+export { relativeError };
 
 /** Reads t back and checks shape and values against the reference within `tol` relative error. */
 export async function expectClose(t: Tensor, expected: Ref, tol: number, what: string): Promise<void> {

@@ -55,3 +55,14 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/** ‖out − ref‖ / ‖ref‖ (absolute when ref is all zeros): how results are compared, in tests and benchmarks. */
+export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (out[i]! - ref[i]!) ** 2;
+    den += ref[i]! ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
