@@ -7,6 +7,8 @@
 
 override WG: u32 = 256;
 override OP: u32 = 0;
+// the rank of `bcast` as a specialization constant, so its coordinate loop unrolls (as copy.wgsl)
+override RANK: u32 = 1;
 
 struct Params {
   n: u32, rank: u32, _p0: u32, _p1: u32,
@@ -58,7 +60,7 @@ fn bcast(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var rem = i;
   var ia = 0u;
   var ib = 0u;
-  for (var k = i32(P.rank) - 1; k >= 0; k--) {
+  for (var k = i32(RANK) - 1; k >= 0; k--) {
     let d = P.shape[k / 4][k % 4];
     let c = rem % d;
     rem = rem / d;

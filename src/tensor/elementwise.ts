@@ -66,6 +66,7 @@ function binaryKernel(op: BinaryOp, ta: Tensor, tb: Tensor): Tensor {
     .dims(broadcastStrides(tb.shape, shape));
   launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', y.size, params, [ab, bb, y.buffer(op)], {
     OP: BINARY_OPS[op],
+    ...(same ? {} : { RANK: shape.length }),
   });
   return y;
 }

@@ -17,7 +17,7 @@ function stridedCopy(
   const n = numel(shape);
   if (n === 0) return;
   const params = new Params().u32(n, shape.length, inOffset, outOffset).dims(shape).dims(inStrides).dims(outStrides);
-  launchPerItem(getEngine(), 'copy', 'main', n, params, [x.buffer(op), y.buffer(op)]);
+  launchPerItem(getEngine(), 'copy', 'main', n, params, [x.buffer(op), y.buffer(op)], { RANK: shape.length });
 }
 
 /** A view with another shape (one axis may be -1, inferred). Shares storage; dispose it separately. */
