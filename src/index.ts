@@ -38,3 +38,4 @@ export * from './landscape/directions.js';
 export * from './landscape/evaluate.js';
 export * from './landscape/plans.js';
 export * from './landscape/surface.js';
+export * from './landscape/run.js';

@@ -1,7 +1,8 @@
 // `losscape landscape`: evaluates a loss surface around a checkpoint (line, plane), between
 // checkpoints (interp, plane3) or on the plane of a training trajectory, and writes it as JSON,
 // CSV and VTK, with a progress bar (points/s, ETA).
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import { readSidecar, loadWeights } from '../nn/checkpoint.js';
@@ -10,9 +11,10 @@ import { FlatParameters } from '../nn/flat.js';
 import { createModel } from '../nn/models.js';
 import { MLP } from '../nn/simple.js';
 import { orthogonalize, randomDirection, type Normalization } from '../landscape/directions.js';
-import { evaluateBatched, evaluateSequential, prepareEvalSet, type PointResult } from '../landscape/evaluate.js';
+import { evaluateBatched, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
-import { buildSurface, sha256, surfaceCsv, surfaceVtk } from '../landscape/surface.js';
+import { mergePartials, parseShard, readPartial, runLandscape } from '../landscape/run.js';
+import { sha256, surfaceCsv, surfaceVtk, type SurfaceFile } from '../landscape/surface.js';
 import { clone, assign } from '../tensor/layout.js';
 import { sub } from '../tensor/elementwise.js';
 import { keep } from '../tensor/scope.js';
@@ -34,6 +36,9 @@ interface LandscapeCliOptions {
   batchSize: number;
   evaluator: 'auto' | 'batched' | 'sequential';
   out: string;
+  chunk?: number;
+  shard?: string;
+  resume: boolean;
 }
 
 function parseRange(text: string): [number, number] {
@@ -59,6 +64,9 @@ export function landscapeCommand(): Command {
     .option('--batch-size <n>', 'evaluation batch size', Number, 500)
     .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential').choices(['auto', 'batched', 'sequential']).default('auto'))
     .option('--out <path>', 'output path without extension', 'surface')
+    .option('--chunk <n>', 'points per pass and per save (default: 64 batched, 4 sequential)', Number)
+    .option('--shard <i/n>', 'evaluate only points i, i+n, i+2n, ... (merge the shards with losscape merge)')
+    .option('--resume', 'continue from OUT.partial.json (a killed run loses at most one chunk)', false)
     .action(async (o: LandscapeCliOptions) => {
       const engine = await init();
       const started = performance.now();
@@ -117,36 +125,65 @@ export function landscapeCommand(): Command {
       }
       const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
       const set = prepareEvalSet(testSet, o.batchSize);
-      const points = gridPoints(x, y);
       const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && model instanceof MLP);
       const evaluate = batched ? evaluateBatched : evaluateSequential;
-      const chunk = batched ? 64 : 4;
-      const bar = new cliProgress.SingleBar({
-        format: 'landscape {bar} {value}/{total} points | {rate} points/s | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000,
-      }, cliProgress.Presets.shades_classic);
-      bar.start(points.length, 0, { rate: '-' });
-      const results: PointResult[] = [];
-      const t0 = performance.now();
-      for (let i = 0; i < points.length; i += chunk) {
-        results.push(...(await evaluate(model, flat, d1, d2, points.slice(i, i + chunk), set)));
-        bar.update(results.length, { rate: (results.length / ((performance.now() - t0) / 1e3)).toFixed(2) });
-      }
-      bar.stop();
-      const seconds = (performance.now() - t0) / 1e3;
-      const surface = buildSurface(x, y, results, {
+      const shard = o.shard ? parseShard(o.shard) : { index: 0, count: 1 };
+      const provenance = {
         checkpoints: files.map((f) => ({ file: f, sha256: sha256(f) })),
         model: side.config,
         plan: planInfo,
         data: { dataset: o.dataset, split: 'test', samples: testSet.labels.length },
         evaluator: batched ? 'batched' : 'sequential',
         adapter: engine.adapter.description,
-        timings: { seconds, pointsPerSecond: points.length / seconds, totalSeconds: (performance.now() - started) / 1e3 },
         orientation: 'loss[iy][ix] is the value at (x[ix], y[iy]); x along d1',
+      };
+      // everything that defines the values (not the adapter or timings): resumed and merged parts must share it
+      const fingerprint = createHash('sha256').update(JSON.stringify({ ...provenance, adapter: undefined, x, y })).digest('hex');
+      const partialFile = shard.count > 1 ? `${o.out}.shard-${shard.index}-of-${shard.count}.json` : `${o.out}.partial.json`;
+      const total = gridPoints(x, y).length;
+      const bar = new cliProgress.SingleBar({
+        format: 'landscape {bar} {value}/{total} points | {rate} points/s | ETA {eta_formatted}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15000,
+      }, cliProgress.Presets.shades_classic);
+      const t0 = performance.now();
+      let evaluated = 0;
+      bar.start(Math.ceil(total / shard.count), 0, { rate: '-' });
+      const part = await runLandscape({
+        x, y, fingerprint, provenance, shard, partialFile, resume: o.resume, chunk: o.chunk ?? (batched ? 64 : 4),
+        evaluate: (pts) => evaluate(model, flat, d1, d2, pts, set),
+        onChunk: (chunk, done) => {
+          evaluated += chunk.length;
+          bar.update(done, { rate: (evaluated / ((performance.now() - t0) / 1e3)).toFixed(2) });
+        },
       });
-      writeFileSync(`${o.out}.json`, `${JSON.stringify(surface)}\n`);
-      writeFileSync(`${o.out}.csv`, surfaceCsv(surface));
-      writeFileSync(`${o.out}.vtk`, surfaceVtk(surface));
+      bar.stop();
+      const seconds = (performance.now() - t0) / 1e3;
+      if (shard.count > 1) {
+        console.log(JSON.stringify({ shard: `${shard.index}/${shard.count}`, partial: partialFile, points: Object.keys(part.results).length, seconds }));
+        return;
+      }
+      const surface = mergePartials([part], [partialFile]);
+      surface.provenance.timings = { seconds, pointsPerSecond: evaluated / seconds, totalSeconds: (performance.now() - started) / 1e3 };
+      writeSurface(o.out, surface);
+      rmSync(partialFile, { force: true });
       if (surface.nonFinite.length) console.error(`losscape landscape: ${surface.nonFinite.length} point(s) overflowed; stored as null and listed in nonFinite`);
-      console.log(JSON.stringify({ out: [`${o.out}.json`, `${o.out}.csv`, `${o.out}.vtk`], points: points.length, seconds, pointsPerSecond: points.length / seconds }));
+      console.log(JSON.stringify({ out: [`${o.out}.json`, `${o.out}.csv`, `${o.out}.vtk`], points: total, seconds }));
+    });
+}
+
+function writeSurface(out: string, surface: SurfaceFile): void {
+  writeFileSync(`${out}.json`, `${JSON.stringify(surface)}\n`);
+  writeFileSync(`${out}.csv`, surfaceCsv(surface));
+  writeFileSync(`${out}.vtk`, surfaceVtk(surface));
+}
+
+export function mergeCommand(): Command {
+  return new Command('merge')
+    .description('join the partial files of a sharded landscape run into OUT.json, OUT.csv and OUT.vtk')
+    .requiredOption('--out <path>', 'output path without extension')
+    .argument('<parts...>', 'partial files (one per shard)')
+    .action((parts: string[], o: { out: string }) => {
+      const surface = mergePartials(parts.map(readPartial), parts);
+      writeSurface(o.out, surface);
+      console.log(JSON.stringify({ out: [`${o.out}.json`, `${o.out}.csv`, `${o.out}.vtk`], points: surface.x.length * (surface.y?.length ?? 1), nonFinite: surface.nonFinite.length }));
     });
 }

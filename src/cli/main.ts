@@ -1,7 +1,7 @@
 // The losscape command line. Each command is a thin shell over a library function.
 import { Command } from 'commander';
 import { init, type MatmulVersion } from '../index.js';
-import { landscapeCommand } from './landscape.js';
+import { landscapeCommand, mergeCommand } from './landscape.js';
 import { trainCommand } from './train.js';
 
 const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU');
@@ -26,6 +26,7 @@ program
 
 program.addCommand(trainCommand());
 program.addCommand(landscapeCommand());
+program.addCommand(mergeCommand());
 
 await program.parseAsync();
 process.exit(0);
