@@ -9,7 +9,7 @@ import { readSidecar, loadWeights } from '../nn/checkpoint.js';
 import { fashionMnist, mnist, take } from '../nn/data.js';
 import { FlatParameters } from '../nn/flat.js';
 import { createModel } from '../nn/models.js';
-import { MLP } from '../nn/simple.js';
+import { CNN, MLP } from '../nn/simple.js';
 import { orthogonalize, randomDirection, type Normalization } from '../landscape/directions.js';
 import { evaluateBatched, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
@@ -125,7 +125,7 @@ export function landscapeCommand(): Command {
       }
       const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
       const set = prepareEvalSet(testSet, o.batchSize);
-      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && model instanceof MLP);
+      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN));
       const evaluate = batched ? evaluateBatched : evaluateSequential;
       const shard = o.shard ? parseShard(o.shard) : { index: 0, count: 1 };
       const provenance = {

@@ -2,24 +2,28 @@
 // the GPU. Two evaluators with the same kernels and the same answers:
 //   sequential: one point at a time: the flat parameter vector is overwritten with the point
 //               (one fused axpy chain) and the model's own forward runs over the data.
-//   batched:    K points per pass: each layer's weights are stacked [K, ...] on the device, and the
+//   batched:    K points per pass: each layer's weights are stacked [K, ...] on the device (a stacked
+//               Linear is one batched matmul, a stacked Conv2d one grouped convolution), and the
 //               first layer, linear in θ, is computed once for all points as three shared products
-//               X·W₀ᵀ, X·D₁ᵀ, X·D₂ᵀ combined per point (the work left per point is what cannot be shared).
+//               f(X; W₀), f(X; D₁), f(X; D₂) combined per point (the work left per point is what
+//               cannot be shared). MLPs and CNNs so far.
 // Only the per-point sums [Σ loss, Σ correct] are read back, once per chunk of points.
 import { noGrad } from '../tensor/autograd.js';
 import { fromArray, zeros } from '../tensor/creation.js';
 import { add, eq, gelu, mul, relu, square, sub, toFloat } from '../tensor/elementwise.js';
-import { assign, broadcastTo, clone, concat, reshape } from '../tensor/layout.js';
+import { assign, broadcastTo, clone, concat, permute, reshape } from '../tensor/layout.js';
 import { crossEntropy } from '../tensor/losses.js';
 import { matmul } from '../tensor/matmul.js';
+import { conv2d } from '../tensor/conv.js';
+import { maxPool2d } from '../tensor/pool.js';
 import { argmax, sum } from '../tensor/reduce.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Dataset } from '../nn/data.js';
 import type { FlatParameters } from '../nn/flat.js';
-import { Flatten, GELU, Layer, Linear, ReLU } from '../nn/layers.js';
-import { MLP } from '../nn/simple.js';
+import { Conv2d, Flatten, GELU, Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { CNN, MLP } from '../nn/simple.js';
 
 export type LossKind = 'crossEntropy' | 'mse';
 
@@ -120,78 +124,106 @@ export async function evaluateSequential(model: Layer, flat: FlatParameters, d1:
 /** Layers of a model the batched evaluator can stack, in order. */
 function stackableLayers(model: Layer): Layer[] {
   if (model instanceof MLP) return model.layers.layers;
-  throw new Error(`batched evaluation supports MLP models so far (got ${model.constructor.name}); use the sequential evaluator`);
+  if (model instanceof CNN) return [...model.features.layers, ...model.classifier.layers];
+  throw new Error(`batched evaluation supports MLP and CNN models so far (got ${model.constructor.name}); use the sequential evaluator`);
 }
 
-/** The largest K such that K stacked copies of the parameters and activations fit the budget. */
-export function chooseChunk(flat: FlatParameters, maxWidth: number, batchSize: number, points: number, budgetBytes = 256 * 2 ** 20): number {
+/** The largest K such that K points' stacked weights and activations fit the budget. */
+export function chooseChunk(flat: FlatParameters, floatsPerSample: number, batchSize: number, points: number, budgetBytes = 256 * 2 ** 20): number {
   const limit = getEngine().limits.maxStorageBufferBindingSize;
-  const perPoint = 4 * (3 * flat.size + 4 * batchSize * maxWidth);
+  const perPoint = 4 * (3 * flat.size + 4 * batchSize * floatsPerSample);
   return Math.max(1, Math.min(points, Math.floor(Math.min(budgetBytes, limit) / perPoint)));
 }
+
+/**
+ * Activations of K points: 'dense' [K, B, F] (points outermost, so a stacked Linear is one batched
+ * matmul), 'image' [B, K·C, H, W] (points as channel groups, so a stacked Conv2d is one grouped
+ * convolution with K times the groups, and pooling and activations need nothing new).
+ */
+type Stacked = { layout: 'dense' | 'image'; t: Tensor };
 
 /** K points per pass; agrees with evaluateSequential within float32 rounding. */
 export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, points: Array<[number, number]>, data: EvalSet, chunk?: number): Promise<PointResult[]> {
   const layers = stackableLayers(model);
   const index = new Map(flat.module.parameters().map((p, i) => [p, i]));
   const view = (v: Tensor, p: Tensor) => v.subview(flat.offsets[index.get(p)!]!, p.shape);
-  const linears = layers.filter((l): l is Linear => l instanceof Linear);
-  const maxWidth = Math.max(...linears.map((l) => Math.max(l.inFeatures, l.outFeatures)));
-  const k = chunk ?? chooseChunk(flat, maxWidth, data.batches[0]?.size ?? 1, points.length);
   const first = layers.find((l) => !(l instanceof Flatten));
-  if (!(first instanceof Linear)) throw new Error('batched evaluation: the first layer must be Linear');
-  // the first layer's three shared products, per batch, computed once for all chunks of points
-  const shared = data.batches.map((batch) =>
-    noGrad(() =>
-      tidy(() => {
-        const x = reshape(batch.x, [batch.size, -1]);
-        const w = first.weight();
-        const product = (m: Tensor) => keep(reshape(matmul(x, m, { transB: true }), [1, batch.size, first.outFeatures]));
-        return { base: product(w), p1: product(view(d1, w)), p2: d2 ? product(view(d2, w)) : null };
-      }),
-    ),
-  );
+  if (!(first instanceof Linear || first instanceof Conv2d)) throw new Error('batched evaluation: the first layer must be Linear or Conv2d');
+  const firstBatch = data.batches[0];
+  const sampleFloats = firstBatch ? firstBatch.x.size / firstBatch.size : 1;
+  const widest = Math.max(sampleFloats, ...layers.map((l) => (l instanceof Linear ? l.outFeatures : l instanceof Conv2d ? l.outChannels * sampleFloats : 0)));
+  const k = chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points.length);
+
+  // The first layer is linear in θ: f(x; W₀ + αD₁ + βD₂) = f(x; W₀) + α·f(x; D₁) + β·f(x; D₂) (bias apart),
+  // three products shared by every point, kept for all chunks when they fit the budget.
+  const firstProducts = (x: Tensor) =>
+    tidy(() => {
+      const apply = (w: Tensor) =>
+        first instanceof Linear
+          ? reshape(matmul(reshape(x, [x.shape[0]!, -1]), w, { transB: true }), [1, x.shape[0]!, first.outFeatures])
+          : (() => {
+              const y = conv2d(x, w, null, first.opts);
+              return reshape(y, [y.shape[0]!, 1, ...y.shape.slice(1)]);
+            })();
+      const w = first.weight();
+      return [keep(apply(w)), keep(apply(view(d1, w))), d2 ? keep(apply(view(d2, w))) : null] as const;
+    });
+  const sharedBytes = data.batches.reduce((acc, b) => acc + 3 * 4 * b.size * widest, 0);
+  const cached = sharedBytes <= 256 * 2 ** 20 ? data.batches.map((b) => noGrad(() => firstProducts(b.x))) : null;
+
   const results: PointResult[] = [];
   for (let c0 = 0; c0 < points.length; c0 += k) {
     const pts = points.slice(c0, c0 + k);
     const sums = noGrad(() =>
       tidy(() => {
         const kk = pts.length;
-        const alpha = fromArray(pts.map(([a]) => a), [kk, 1, 1]);
-        const beta = fromArray(pts.map(([, b]) => b), [kk, 1, 1]);
-        // [K, ...] = p₀ + α·d₁ + β·d₂ for one parameter (weights stacked per point)
+        const coef = (v: number[], shape: number[]) => fromArray(v, shape);
+        // [K, ...] = p₀ + α·d₁ + β·d₂ for one parameter
+        const alpha = coef(pts.map(([a]) => a), [kk, 1]);
+        const beta = coef(pts.map(([, b]) => b), [kk, 1]);
         const stacked = (p: Tensor) => {
-          const s = add(reshape(p, [1, ...p.shape]), mul(alpha, reshape(view(d1, p), [1, ...p.shape])));
-          return d2 ? add(s, mul(beta, reshape(view(d2, p), [1, ...p.shape]))) : s;
+          const flatP = reshape(p, [1, p.size]);
+          const s = add(flatP, mul(alpha, reshape(view(d1, p), [1, p.size])));
+          return reshape(d2 ? add(s, mul(beta, reshape(view(d2, p), [1, p.size]))) : s, [kk, ...p.shape]);
         };
         let acc = zeros([kk, 2]);
         data.batches.forEach((batch, bi) => {
-          let h: Tensor | null = null; // [K, B, features]
+          const b = batch.size;
+          let h: Stacked | null = null;
           for (const layer of layers) {
             if (layer instanceof Flatten) {
-              if (h) h = reshape(h, [kk, batch.size, -1]);
+              if (h?.layout === 'image') h = { layout: 'dense', t: reshape(permute(reshape(h.t, [b, kk, -1]), [1, 0, 2]), [kk, b, -1]) };
             } else if (layer instanceof ReLU) {
-              h = relu(h!);
+              h = { ...h!, t: relu(h!.t) };
             } else if (layer instanceof GELU) {
-              h = gelu(h!, layer.approximate);
-            } else if (layer instanceof Linear) {
-              const w = layer.weight();
-              const bias = layer.bias ? reshape(stacked(layer.bias()), [kk, 1, layer.outFeatures]) : null;
-              let y: Tensor;
-              if (!h) {
-                // the first layer is linear in θ: X·W₀ᵀ + α·X·D₁ᵀ + β·X·D₂ᵀ from the shared products
-                const { base, p1, p2 } = shared[bi]!;
-                y = add(base, mul(alpha, p1));
-                if (p2) y = add(y, mul(beta, p2));
-              } else {
-                y = matmul(h, stacked(w), { transB: true });
+              h = { ...h!, t: gelu(h!.t, layer.approximate) };
+            } else if (layer instanceof MaxPool2d) {
+              h = { ...h!, t: maxPool2d(h!.t, layer.kernel, layer.stride, layer.padding) };
+            } else if (layer === first) {
+              const [base, p1, p2] = cached ? cached[bi]! : firstProducts(batch.x);
+              // coefficients shaped for the layout: dense [K, 1, 1], image [1, K, 1, 1, 1]
+              const shape = first instanceof Linear ? [kk, 1, 1] : [1, kk, 1, 1, 1];
+              let y = add(base, mul(reshape(alpha, shape), p1));
+              if (p2) y = add(y, mul(reshape(beta, shape), p2));
+              if (first.bias) {
+                const bias = stacked(first.bias());
+                y = add(y, first instanceof Linear ? reshape(bias, [kk, 1, -1]) : reshape(bias, [1, kk, -1, 1, 1]));
               }
-              h = bias ? add(y, bias) : y;
+              h = first instanceof Linear ? { layout: 'dense', t: y } : { layout: 'image', t: reshape(y, [b, -1, ...y.shape.slice(3)]) };
+            } else if (layer instanceof Linear) {
+              const y = matmul(h!.t, stacked(layer.weight()), { transB: true });
+              h = { layout: 'dense', t: layer.bias ? add(y, reshape(stacked(layer.bias()), [kk, 1, -1])) : y };
+            } else if (layer instanceof Conv2d) {
+              const w = stacked(layer.weight());
+              const bias = layer.bias ? reshape(stacked(layer.bias()), [-1]) : null;
+              const groups = (layer.opts.groups ?? 1) * kk; // each point's channels are their own groups
+              h = { layout: 'image', t: conv2d(h!.t, reshape(w, [-1, ...w.shape.slice(2)]), bias, { ...layer.opts, groups }) };
             } else {
               throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
             }
           }
-          acc = add(acc, pointSums(h!, batch.y, data.loss));
+          if (h?.layout !== 'dense') throw new Error('batched evaluation: the model must end in a Linear layer');
+          acc = add(acc, pointSums(h.t, batch.y, data.loss));
         });
         return keep(acc);
       }),
@@ -200,6 +232,6 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
     sums.dispose();
     results.push(...finish(host, data.samples, data.loss));
   }
-  for (const t of shared) [t.base, t.p1, t.p2].forEach((x) => x?.dispose());
+  for (const products of cached ?? []) products.forEach((t) => t?.dispose());
   return results;
 }

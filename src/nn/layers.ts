@@ -56,18 +56,26 @@ export interface Conv2dLayerOptions {
 }
 
 export class Conv2d extends Layer {
+  readonly weight: () => Tensor;
+  readonly bias: (() => Tensor) | null;
+
   constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: Pair, g: Generator, readonly opts: Conv2dLayerOptions = {}) {
     super();
     const [kh, kw] = pair(kernel);
     const groups = opts.groups ?? 1;
     const fanIn = (inChannels / groups) * kh * kw;
     this.param('weight', fanInUniform(g, [outChannels, inChannels / groups, kh, kw], fanIn)); // OIHW
-    if (opts.bias ?? true) this.param('bias', fanInUniform(g, [outChannels], fanIn));
+    this.weight = () => this.own('weight');
+    if (opts.bias ?? true) {
+      this.param('bias', fanInUniform(g, [outChannels], fanIn));
+      this.bias = () => this.own('bias');
+    } else {
+      this.bias = null;
+    }
   }
 
   forward(x: Tensor): Tensor {
-    const bias = this.opts.bias ?? true ? this.own('bias') : null;
-    return conv2d(x, this.own('weight'), bias, this.opts);
+    return conv2d(x, this.weight(), this.bias?.() ?? null, this.opts);
   }
 }
 
