@@ -55,7 +55,7 @@ for (const name of models) {
           `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${rate.toFixed(2).padStart(9)} ${(plane.length / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}`,
         );
       row('sequential', seqRate, '1.0x');
-      if (name === 'mlp' || name === 'cnn') {
+      {
         const check = await evaluateBatched(model, flat, d1, d2, sample, set);
         check.forEach((r, i) => {
           if (Math.abs(r.loss - seq[i]!.loss) > 1e-5 * Math.abs(seq[i]!.loss)) throw new Error(`batched and sequential differ at ${sample[i]}: ${r.loss} vs ${seq[i]!.loss}`);

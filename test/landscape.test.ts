@@ -89,11 +89,32 @@ describe('landscape evaluation', () => {
     });
   });
 
+  it('batched and sequential agree on a ViT (stacked blocks, attention over points x batch x heads)', async () => {
+    const n = 19;
+    const data: L.Dataset = {
+      name: 'images', sampleShape: [1, 8, 8], classes: 4,
+      inputs: Float32Array.from({ length: n * 64 }, () => rng() * 2 - 1),
+      labels: Int32Array.from({ length: n }, (_, i) => i % 4),
+    };
+    const model = new L.ViT({ ...L.VIT_DEFAULTS, imageSize: 8, patchSize: 4, width: 16, depth: 2, heads: 2, classes: 4 }, 4);
+    const flat = L.FlatParameters.of(model);
+    const d1 = L.randomDirection(flat, { seed: 31 });
+    const d2 = L.randomDirection(flat, { seed: 32, oneD: 'keep' }); // moves the norms' and biases' parameters too
+    const set = L.prepareEvalSet(data, 8);
+    const points = grid(3, -0.5, 0.5);
+    const seq = await L.evaluateSequential(model, flat, d1, d2, points, set);
+    const bat = await L.evaluateBatched(model, flat, d1, d2, points, set, 4);
+    points.forEach((p, i) => {
+      expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}; ${note}`).toBeLessThan(1e-5);
+      expect(Math.abs(bat[i]!.accuracy - seq[i]!.accuracy) * n, `point ${p}`).toBeLessThanOrEqual(1);
+    });
+  });
+
   it('refuses models it has no stacked form for, pointing to the sequential evaluator', async () => {
     const model = L.createModel(L.presetConfig('resnet8'));
     const flat = L.FlatParameters.of(model);
     const d = L.randomDirection(flat, { seed: 1 });
     const set = L.prepareEvalSet(L.take(L.mnist('test'), 4), 4);
-    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/supports MLP and CNN models so far \(got ResNet\); use the sequential evaluator/);
+    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/supports MLP, CNN and ViT models so far \(got ResNet\); use the sequential evaluator/);
   });
 });

@@ -10,6 +10,7 @@ import { fashionMnist, mnist, take } from '../nn/data.js';
 import { FlatParameters } from '../nn/flat.js';
 import { createModel } from '../nn/models.js';
 import { CNN, MLP } from '../nn/simple.js';
+import { ViT } from '../nn/vit.js';
 import { orthogonalize, randomDirection, type Normalization } from '../landscape/directions.js';
 import { evaluateBatched, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
@@ -125,7 +126,7 @@ export function landscapeCommand(): Command {
       }
       const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
       const set = prepareEvalSet(testSet, o.batchSize);
-      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN));
+      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN || model instanceof ViT));
       const evaluate = batched ? evaluateBatched : evaluateSequential;
       const shard = o.shard ? parseShard(o.shard) : { index: 0, count: 1 };
       const provenance = {

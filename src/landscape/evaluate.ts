@@ -6,15 +6,17 @@
 //               Linear is one batched matmul, a stacked Conv2d one grouped convolution), and the
 //               first layer, linear in θ, is computed once for all points as three shared products
 //               f(X; W₀), f(X; D₁), f(X; D₂) combined per point (the work left per point is what
-//               cannot be shared). MLPs and CNNs so far.
+//               cannot be shared). MLPs, CNNs and ViTs so far.
 // Only the per-point sums [Σ loss, Σ correct] are read back, once per chunk of points.
 import { noGrad } from '../tensor/autograd.js';
 import { fromArray, zeros } from '../tensor/creation.js';
 import { add, eq, gelu, mul, relu, square, sub, toFloat } from '../tensor/elementwise.js';
-import { assign, broadcastTo, clone, concat, permute, reshape } from '../tensor/layout.js';
+import { assign, broadcastTo, clone, concat, permute, reshape, slice } from '../tensor/layout.js';
+import { layerNorm } from '../tensor/norm.js';
+import { attention } from '../tensor/attention.js';
 import { crossEntropy } from '../tensor/losses.js';
 import { matmul } from '../tensor/matmul.js';
-import { conv2d } from '../tensor/conv.js';
+import { conv2d, convOutSize, pair } from '../tensor/conv.js';
 import { maxPool2d } from '../tensor/pool.js';
 import { argmax, sum } from '../tensor/reduce.js';
 import { getEngine } from '../tensor/runtime.js';
@@ -22,7 +24,8 @@ import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Dataset } from '../nn/data.js';
 import type { FlatParameters } from '../nn/flat.js';
-import { Conv2d, Flatten, GELU, Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { Conv2d, Flatten, GELU, Layer, LayerNorm, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { ViT } from '../nn/vit.js';
 import { CNN, MLP } from '../nn/simple.js';
 
 export type LossKind = 'crossEntropy' | 'mse';
@@ -125,7 +128,33 @@ export async function evaluateSequential(model: Layer, flat: FlatParameters, d1:
 function stackableLayers(model: Layer): Layer[] {
   if (model instanceof MLP) return model.layers.layers;
   if (model instanceof CNN) return [...model.features.layers, ...model.classifier.layers];
-  throw new Error(`batched evaluation supports MLP and CNN models so far (got ${model.constructor.name}); use the sequential evaluator`);
+  // a ViT: the patch embedding (the first layer, shared products), then the rest, stacked as a whole
+  if (model instanceof ViT) return [model.patch_embed.proj, model];
+  throw new Error(`batched evaluation supports MLP, CNN and ViT models so far (got ${model.constructor.name}); use the sequential evaluator`);
+}
+
+/** The largest activation of one sample for one point, in floats, following the layers' shapes. */
+function activationFloats(layers: Layer[], sampleShape: readonly number[]): number {
+  let [h, w] = [sampleShape[1] ?? 1, sampleShape[2] ?? 1];
+  let widest = 0;
+  for (const l of layers) {
+    if (l instanceof Conv2d) {
+      const [kh, kw] = pair(l.kernel);
+      const o = l.opts;
+      h = convOutSize(h, kh, pair(o.stride ?? 1)[0], pair(o.padding ?? 0)[0], pair(o.dilation ?? 1)[0]);
+      w = convOutSize(w, kw, pair(o.stride ?? 1)[1], pair(o.padding ?? 0)[1], pair(o.dilation ?? 1)[1]);
+      widest = Math.max(widest, l.outChannels * h * w);
+    } else if (l instanceof MaxPool2d) {
+      h = Math.floor(h / pair(l.stride ?? l.kernel)[0]);
+      w = Math.floor(w / pair(l.stride ?? l.kernel)[1]);
+    } else if (l instanceof Linear) {
+      widest = Math.max(widest, l.outFeatures);
+    } else if (l instanceof ViT) {
+      const tokens = (l.config.imageSize / l.config.patchSize) ** 2 + 1;
+      widest = Math.max(widest, tokens * Math.max(3 * l.config.width, Math.round(l.config.width * l.config.mlpRatio)));
+    }
+  }
+  return widest;
 }
 
 /** The largest K such that K points' stacked weights and activations fit the budget. */
@@ -142,6 +171,38 @@ export function chooseChunk(flat: FlatParameters, floatsPerSample: number, batch
  */
 type Stacked = { layout: 'dense' | 'image'; t: Tensor };
 
+/**
+ * A ViT after its patch embedding, for K points at once: tokens [K, B, T, W]; stacked Linear layers
+ * as batched matmuls over [K, B·T, ·]; LayerNorm's affine per point; attention over K·B·heads.
+ * Returns the logits [K, B, classes].
+ */
+function vitRest(vit: ViT, patches: Tensor, b: number, kk: number, stacked: (p: Tensor) => Tensor, named: Map<string, Tensor>): Tensor {
+  const c = vit.config;
+  const w = c.width;
+  const hd = w / c.heads;
+  const perPoint = (p: Tensor) => reshape(stacked(p), [kk, 1, 1, -1]); // [K, 1, 1, W] for broadcasting over B, T
+  const norm = (x: Tensor, ln: LayerNorm) => add(mul(layerNorm(x, null, null, ln.eps), perPoint(ln.weight())), perPoint(ln.bias()));
+  const linear = (x: Tensor, l: Linear) => {
+    const [t, f] = [x.shape.at(-2)!, x.shape.at(-1)!];
+    const y = matmul(reshape(x, [kk, b * t, f]), stacked(l.weight()), { transB: true });
+    return reshape(l.bias ? add(y, reshape(stacked(l.bias()), [kk, 1, -1])) : y, [kk, b, t, l.outFeatures]);
+  };
+  // [B, K·W, gh, gw] -> [K, B, patches, W]
+  let x = permute(reshape(patches, [b, kk, w, -1]), [1, 0, 3, 2]);
+  const cls = broadcastTo(reshape(stacked(named.get('cls_token')!), [kk, 1, 1, w]), [kk, b, 1, w]);
+  x = add(concat([cls, x], 2), reshape(stacked(named.get('pos_embed')!), [kk, 1, -1, w]));
+  const t = x.shape[2]!;
+  for (const blk of vit.blocks) {
+    const qkv = permute(reshape(linear(norm(x, blk.norm1), blk.attn.qkv), [kk * b, t, 3, c.heads, hd]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [kk * b, c.heads, t, hd])) as [Tensor, Tensor, Tensor];
+    const att = reshape(permute(attention(q, k, v), [0, 2, 1, 3]), [kk, b, t, w]);
+    x = add(x, linear(att, blk.attn.proj));
+    x = add(x, linear(gelu(linear(norm(x, blk.norm2), blk.mlp.fc1)), blk.mlp.fc2));
+  }
+  const pooled = slice(norm(x, vit.norm), [0, 0, 0], [kk, b, 1]); // the class token
+  return reshape(linear(pooled, vit.head), [kk, b, c.classes]);
+}
+
 /** K points per pass; agrees with evaluateSequential within float32 rounding. */
 export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, points: Array<[number, number]>, data: EvalSet, chunk?: number): Promise<PointResult[]> {
   const layers = stackableLayers(model);
@@ -149,9 +210,10 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
   const view = (v: Tensor, p: Tensor) => v.subview(flat.offsets[index.get(p)!]!, p.shape);
   const first = layers.find((l) => !(l instanceof Flatten));
   if (!(first instanceof Linear || first instanceof Conv2d)) throw new Error('batched evaluation: the first layer must be Linear or Conv2d');
+  const named = new Map(flat.module.namedParameters());
   const firstBatch = data.batches[0];
   const sampleFloats = firstBatch ? firstBatch.x.size / firstBatch.size : 1;
-  const widest = Math.max(sampleFloats, ...layers.map((l) => (l instanceof Linear ? l.outFeatures : l instanceof Conv2d ? l.outChannels * sampleFloats : 0)));
+  const widest = Math.max(sampleFloats, activationFloats(layers, firstBatch?.x.shape.slice(1) ?? []));
   const k = chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points.length);
 
   // The first layer is linear in θ: f(x; W₀ + αD₁ + βD₂) = f(x; W₀) + α·f(x; D₁) + β·f(x; D₂) (bias apart),
@@ -218,6 +280,8 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
               const bias = layer.bias ? reshape(stacked(layer.bias()), [-1]) : null;
               const groups = (layer.opts.groups ?? 1) * kk; // each point's channels are their own groups
               h = { layout: 'image', t: conv2d(h!.t, reshape(w, [-1, ...w.shape.slice(2)]), bias, { ...layer.opts, groups }) };
+            } else if (layer instanceof ViT) {
+              h = { layout: 'dense', t: vitRest(layer, h!.t, b, kk, stacked, named) };
             } else {
               throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
             }

@@ -80,6 +80,9 @@ export class Conv2d extends Layer {
 }
 
 export class LayerNorm extends Layer {
+  readonly weight = () => this.own('weight');
+  readonly bias = () => this.own('bias');
+
   constructor(readonly features: number, readonly eps = 1e-5) {
     super();
     this.param('weight', ones([features]));
@@ -87,7 +90,7 @@ export class LayerNorm extends Layer {
   }
 
   forward(x: Tensor): Tensor {
-    return layerNorm(x, this.own('weight'), this.own('bias'), this.eps);
+    return layerNorm(x, this.weight(), this.bias(), this.eps);
   }
 }
 
