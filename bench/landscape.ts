@@ -1,16 +1,16 @@
 // Landscape benchmark: points per second of the batched and the sequential evaluator on MNIST
 // models, at 21x21 and 51x51 planes with 1,000 and 10,000 evaluation samples, with the effective
 // GFLOP/s against the adapter's FMA ceiling measured in the same run. The sequential evaluator is
-// timed on a sample of the plane's points (its rate does not depend on which); results of the two
-// are compared on those points before anything is reported. The sequential rate is measured once
-// per model and sample count (it does not depend on the grid).
-// Usage: npx tsx bench/landscape.ts [--samples 1000,10000] [--grids 21,51] [--seq-points 6]
-import { createModel, evaluateBatched, evaluateSequential, FlatParameters, init, mnist, prepareEvalSet, presetConfig, randomDirection, take, disposeEvalSet, type Layer } from '../src/index.js';
+// timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
+// on which points); results of the two are compared on the sample before anything is reported.
+// Usage: npx tsx bench/landscape.ts [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
+import { createModel, disposeEvalSet, evaluateBatched, evaluateSequential, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
 const grids = arg('grids', '21,51').split(',').map(Number);
-const seqPoints = Number(arg('seq-points', '6'));
+const seqPoints = Number(arg('seq-points', '3'));
+const seconds = Number(arg('seconds', '20'));
 const models = arg('models', 'mlp,cnn,vit-tiny').split(',');
 
 const engine = await init();
@@ -37,34 +37,35 @@ for (const name of models) {
   const d2 = randomDirection(flat, { seed: 2 });
   for (const samples of sampleCounts) {
     const set = prepareEvalSet(take(test, samples), name === 'mlp' ? 1000 : 250);
-    // the sequential rate does not depend on the grid: measured once, on points spread over the largest plane
-    const spread = (g: number) => {
-      const coords = Array.from({ length: g }, (_, i) => -1 + (2 * i) / (g - 1));
-      return coords.flatMap((y) => coords.map((x): [number, number] => [x, y]));
-    };
-    const largest = spread(Math.max(...grids));
-    const sample = largest.filter((_, i) => i % Math.floor(largest.length / seqPoints) === 0).slice(0, seqPoints);
+    // Rates do not depend on the grid: each evaluator is timed on points of the largest plane (the
+    // sequential one on a spread sample, the batched one chunk by chunk until the plane is done or
+    // `seconds` have passed), and the time for each plane size follows from the rate.
+    const coords = linspace(-1, 1, Math.max(...grids));
+    const plane = gridPoints(coords, coords);
+    const sample = plane.filter((_, i) => i % Math.floor(plane.length / seqPoints) === 0).slice(0, seqPoints);
     const t0 = performance.now();
     const seq = await evaluateSequential(model, flat, d1, d2, sample, set);
     const seqRate = sample.length / ((performance.now() - t0) / 1e3);
+    const check = await evaluateBatched(model, flat, d1, d2, sample, set);
+    check.forEach((r, i) => {
+      if (Math.abs(r.loss - seq[i]!.loss) > 1e-5 * Math.abs(seq[i]!.loss)) throw new Error(`batched and sequential differ at ${sample[i]}: ${r.loss} vs ${seq[i]!.loss}`);
+    });
+    const t1 = performance.now();
+    let done = 0;
+    for (let step = 2; done < plane.length && (performance.now() - t1) / 1e3 < seconds; step *= 2) {
+      await evaluateBatched(model, flat, d1, d2, plane.slice(done, done + step), set);
+      done = Math.min(plane.length, done + step);
+    }
+    const batRate = done / ((performance.now() - t1) / 1e3);
     const flopsPerPoint = forwardFlops(name) * samples;
     for (const g of grids) {
-      const plane = spread(g);
+      const points = g * g;
       const row = (ev: string, rate: number, speedup: string) =>
         console.log(
-          `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${rate.toFixed(2).padStart(9)} ${(plane.length / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}`,
+          `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${rate.toFixed(2).padStart(9)} ${(points / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}`,
         );
       row('sequential', seqRate, '1.0x');
-      {
-        const check = await evaluateBatched(model, flat, d1, d2, sample, set);
-        check.forEach((r, i) => {
-          if (Math.abs(r.loss - seq[i]!.loss) > 1e-5 * Math.abs(seq[i]!.loss)) throw new Error(`batched and sequential differ at ${sample[i]}: ${r.loss} vs ${seq[i]!.loss}`);
-        });
-        const t1 = performance.now();
-        await evaluateBatched(model, flat, d1, d2, plane, set);
-        const rate = plane.length / ((performance.now() - t1) / 1e3);
-        row('batched', rate, `${(rate / seqRate).toFixed(1)}x`);
-      }
+      row('batched', batRate, `${(batRate / seqRate).toFixed(1)}x`);
     }
     disposeEvalSet(set);
   }
