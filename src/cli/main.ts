@@ -28,5 +28,11 @@ program.addCommand(trainCommand());
 program.addCommand(landscapeCommand());
 program.addCommand(mergeCommand());
 
-await program.parseAsync();
-process.exit(0);
+try {
+  await program.parseAsync();
+  process.exit(0);
+} catch (e) {
+  // bad input is reported by the check that caught it, in words; the stack is for LOSSCAPE_DEBUG=1
+  console.error(`losscape: ${process.env.LOSSCAPE_DEBUG ? (e as Error).stack : (e as Error).message}`);
+  process.exit(1);
+}
