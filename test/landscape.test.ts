@@ -110,6 +110,56 @@ describe('landscape evaluation', () => {
     });
   });
 
+  it("BatchNorm 'recalibrate' re-estimates running statistics per point and leaves the model as it was", async () => {
+    const model = L.createModel(L.presetConfig('resnet8'), 1);
+    const flat = L.FlatParameters.of(model);
+    const d = L.randomDirection(flat, { seed: 5 });
+    const data = L.take(L.mnist('test'), 48);
+    const set = L.prepareEvalSet(data, 16);
+    const before = await Promise.all(model.stateDict().map(([, t]) => t.toArray()));
+    const [plain] = await L.evaluateSequential(model, flat, d, null, [[0, 0]], set);
+    const [again] = await L.evaluateSequential(model, flat, d, null, [[0, 0]], set, { batchNorm: 'eval' });
+    expect(again!.loss).toBe(plain!.loss);
+    // with fresh statistics from the evaluation batches themselves, at the origin
+    const [recal] = await L.evaluateSequential(model, flat, d, null, [[0, 0]], set, { batchNorm: 'recalibrate', calibration: set });
+    expect(recal!.loss).not.toBe(plain!.loss); // the untrained model's running statistics are the defaults
+    const restored = await Promise.all(model.stateDict().map(([, t]) => t.toArray()));
+    restored.forEach((v, i) => expect([...v], model.stateDict()[i]![0]).toEqual([...before[i]!]));
+    // the reference: recalibrate by hand (reset, cumulative average over the batches), then evaluate
+    const norms = model.namedModules().map(([, m]) => m).filter((m): m is L.BatchNorm2d => m instanceof L.BatchNorm2d);
+    norms.forEach((bn) => bn.resetRunningStats());
+    model.train();
+    set.batches.forEach((b, i) => { norms.forEach((bn) => (bn.momentum = 1 / (i + 1))); L.tidy(() => L.noGrad(() => void model.forward(b.x))); });
+    norms.forEach((bn) => (bn.momentum = 0.1));
+    const byHand = await L.evaluate(model, data, 16);
+    expect(recal!.loss / byHand.loss, note).toBeCloseTo(1, 5);
+    await expect(L.evaluateSequential(model, flat, d, null, [[0, 0]], set, { batchNorm: 'recalibrate' })).rejects.toThrow(/needs calibration batches/);
+  });
+
+  it('takes a custom metric from library users', async () => {
+    const data = L.blobs(30, 3, 4, SEED);
+    const model = new L.MLP({ kind: 'mlp', sizes: [4, 3] }, 1);
+    const flat = L.FlatParameters.of(model);
+    const d = L.randomDirection(flat, { seed: 2, oneD: 'keep' });
+    // sums of the squared outputs and of the largest output, per point
+    const metric: L.MetricSums = (o, _y) => L.concat([L.sum(L.square(o), [1, 2], false).view([o.shape[0]!, 1]), L.sum(L.max(o, 2), 1, true)], 1);
+    const set = { ...L.prepareEvalSet(data, 8), metric };
+    const [seq] = await L.evaluateSequential(model, flat, d, null, [[0.5, 0]], set);
+    const [bat] = await L.evaluateBatched(model, flat, d, null, [[0.5, 0]], set);
+    L.assign(flat.values, L.add(flat.values, L.mul(d, 0.5)));
+    const out = await L.noGrad(() => model.forward(L.fromArray(data.inputs, [30, 4]))).data();
+    let sq = 0;
+    let mx = 0;
+    for (let i = 0; i < 30; i++) {
+      const row = [...out.slice(3 * i, 3 * i + 3)];
+      sq += row.reduce((s, v) => s + v * v, 0);
+      mx += Math.max(...row);
+    }
+    expect(seq!.loss / (sq / 30)).toBeCloseTo(1, 5);
+    expect(seq!.accuracy / (mx / 30)).toBeCloseTo(1, 5);
+    expect(bat!.loss / seq!.loss).toBeCloseTo(1, 5);
+  });
+
   it('refuses models it has no stacked form for, pointing to the sequential evaluator', async () => {
     const model = L.createModel(L.presetConfig('resnet8'));
     const flat = L.FlatParameters.of(model);

@@ -39,6 +39,8 @@ interface LandscapeCliOptions {
   out: string;
   chunk?: number;
   shard?: string;
+  batchNorm: 'eval' | 'recalibrate';
+  calibration: number;
   resume: boolean;
 }
 
@@ -65,6 +67,8 @@ export function landscapeCommand(): Command {
     .option('--batch-size <n>', 'evaluation batch size', Number, 500)
     .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential').choices(['auto', 'batched', 'sequential']).default('auto'))
     .option('--out <path>', 'output path without extension', 'surface')
+    .addOption(new Option('--batch-norm <mode>', 'BatchNorm at each point: running statistics, or re-estimated from training batches').choices(['eval', 'recalibrate']).default('eval'))
+    .option('--calibration <n>', 'training samples for --batch-norm recalibrate', Number, 1000)
     .option('--chunk <n>', 'points per pass and per save (default: 64 batched, 4 sequential)', Number)
     .option('--shard <i/n>', 'evaluate only points i, i+n, i+2n, ... (merge the shards with losscape merge)')
     .option('--resume', 'continue from OUT.partial.json (a killed run loses at most one chunk)', false)
@@ -126,14 +130,16 @@ export function landscapeCommand(): Command {
       }
       const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
       const set = prepareEvalSet(testSet, o.batchSize);
-      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN || model instanceof ViT));
-      const evaluate = batched ? evaluateBatched : evaluateSequential;
+      const batched = o.batchNorm === 'eval' && (o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN || model instanceof ViT)));
+      const calibration = o.batchNorm === 'recalibrate' ? prepareEvalSet(take(o.dataset === 'mnist' ? mnist('train') : fashionMnist('train'), o.calibration), o.batchSize) : undefined;
+      const evaluate = (pts: Array<[number, number]>) =>
+        batched ? evaluateBatched(model, flat, d1, d2, pts, set) : evaluateSequential(model, flat, d1, d2, pts, set, { batchNorm: o.batchNorm, calibration });
       const shard = o.shard ? parseShard(o.shard) : { index: 0, count: 1 };
       const provenance = {
         checkpoints: files.map((f) => ({ file: f, sha256: sha256(f) })),
         model: side.config,
         plan: planInfo,
-        data: { dataset: o.dataset, split: 'test', samples: testSet.labels.length },
+        data: { dataset: o.dataset, split: 'test', samples: testSet.labels.length, batchNorm: o.batchNorm, ...(calibration ? { calibrationSamples: calibration.samples } : {}) },
         evaluator: batched ? 'batched' : 'sequential',
         adapter: engine.adapter.description,
         orientation: 'loss[iy][ix] is the value at (x[ix], y[iy]); x along d1',
@@ -150,7 +156,7 @@ export function landscapeCommand(): Command {
       bar.start(Math.ceil(total / shard.count), 0, { rate: '-' });
       const part = await runLandscape({
         x, y, fingerprint, provenance, shard, partialFile, resume: o.resume, chunk: o.chunk ?? (batched ? 64 : 4),
-        evaluate: (pts) => evaluate(model, flat, d1, d2, pts, set),
+        evaluate,
         onChunk: (chunk, done) => {
           evaluated += chunk.length;
           bar.update(done, { rate: (evaluated / ((performance.now() - t0) / 1e3)).toFixed(2) });

@@ -24,17 +24,34 @@ import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Dataset } from '../nn/data.js';
 import type { FlatParameters } from '../nn/flat.js';
-import { Conv2d, Flatten, GELU, Layer, LayerNorm, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, Flatten, GELU, Layer, LayerNorm, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
 import { ViT } from '../nn/vit.js';
 import { CNN, MLP } from '../nn/simple.js';
 
 export type LossKind = 'crossEntropy' | 'mse';
+
+/**
+ * A custom metric for library users: given the outputs of K points [K, B, ...] and a batch's
+ * targets, the per-point sums [K, 2] of two quantities; reported divided by the sample count in
+ * place of loss and accuracy.
+ */
+export type MetricSums = (outputs: Tensor, targets: Tensor) => Tensor;
 
 export interface EvalSet {
   /** batches uploaded once, reused for every point */
   batches: Array<{ x: Tensor; y: Tensor; size: number }>;
   samples: number;
   loss: LossKind;
+  metric?: MetricSums;
+}
+
+export interface SequentialOptions {
+  /**
+   * BatchNorm at each point: 'eval' uses the running statistics; 'recalibrate' re-estimates them
+   * from these training batches first (cumulative average, as in mode-connectivity work).
+   */
+  batchNorm?: 'eval' | 'recalibrate';
+  calibration?: EvalSet;
 }
 
 /** Uploads an evaluation set once (labels i32 for cross-entropy; f32 targets [N, outputs] for MSE). */
@@ -80,10 +97,10 @@ export interface PointResult {
   accuracy: number;
 }
 
-function finish(sums: Float32Array, samples: number, loss: LossKind): PointResult[] {
+function finish(sums: Float32Array, samples: number, hasAccuracy: boolean): PointResult[] {
   const out: PointResult[] = [];
   for (let p = 0; p < sums.length / 2; p++) {
-    out.push({ loss: sums[2 * p]! / samples, accuracy: loss === 'mse' ? NaN : sums[2 * p + 1]! / samples });
+    out.push({ loss: sums[2 * p]! / samples, accuracy: hasAccuracy ? sums[2 * p + 1]! / samples : NaN });
   }
   return out;
 }
@@ -94,18 +111,26 @@ function setPoint(flat: FlatParameters, theta0: Tensor, d1: Tensor, d2: Tensor |
 }
 
 /** The baseline: one point at a time through the model's own forward (eval mode). */
-export async function evaluateSequential(model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, points: Array<[number, number]>, data: EvalSet): Promise<PointResult[]> {
+export async function evaluateSequential(
+  model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, points: Array<[number, number]>, data: EvalSet,
+  opts: SequentialOptions = {},
+): Promise<PointResult[]> {
   const theta0 = keep(clone(flat.values));
   const wasTraining = model.training;
+  const norms = model.namedModules().map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+  const saved = norms.map((bn) => bn.stateDict().map(([, t]) => keep(clone(t))));
+  const recalibrate = opts.batchNorm === 'recalibrate' && norms.length > 0;
+  if (recalibrate && !opts.calibration) throw new Error("evaluateSequential: batchNorm 'recalibrate' needs calibration batches");
   model.eval();
   const rows: Tensor[] = [];
   try {
     noGrad(() => {
       for (const [a, b] of points) {
         setPoint(flat, theta0, d1, d2, a, b);
+        if (recalibrate) recalibrateBatchNorm(model, norms, opts.calibration!);
         let acc = zeros([1, 2]);
         for (const batch of data.batches) {
-          const next = tidy(() => add(acc, pointSums(reshape(model.forward(batch.x), [1, batch.size, -1]), batch.y, data.loss)));
+          const next = tidy(() => add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(reshape(model.forward(batch.x), [1, batch.size, -1]), batch.y)));
           acc.dispose();
           acc = next;
         }
@@ -115,13 +140,30 @@ export async function evaluateSequential(model: Layer, flat: FlatParameters, d1:
     const all = noGrad(() => concat(rows));
     const sums = await all.data();
     all.dispose();
-    return finish(sums, data.samples, data.loss);
+    return finish(sums, data.samples, data.metric !== undefined || data.loss !== 'mse');
   } finally {
     rows.forEach((r) => r.dispose());
     assign(flat.values, theta0);
     theta0.dispose();
+    norms.forEach((bn, i) => bn.stateDict().forEach(([, t], j) => {
+      assign(t, saved[i]![j]!);
+      saved[i]![j]!.dispose();
+    }));
     model.train(wasTraining);
   }
+}
+
+/** Re-estimates BatchNorm running statistics at the current weights: reset, then a cumulative average over the batches. */
+function recalibrateBatchNorm(model: Layer, norms: BatchNorm2d[], calibration: EvalSet): void {
+  const momenta = norms.map((bn) => bn.momentum);
+  norms.forEach((bn) => bn.resetRunningStats());
+  model.train();
+  calibration.batches.forEach((batch, i) => {
+    for (const bn of norms) bn.momentum = 1 / (i + 1);
+    tidy(() => void model.forward(batch.x));
+  });
+  norms.forEach((bn, i) => (bn.momentum = momenta[i]!));
+  model.eval();
 }
 
 /** Layers of a model the batched evaluator can stack, in order. */
@@ -287,14 +329,14 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
             }
           }
           if (h?.layout !== 'dense') throw new Error('batched evaluation: the model must end in a Linear layer');
-          acc = add(acc, pointSums(h.t, batch.y, data.loss));
+          acc = add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(h.t, batch.y));
         });
         return keep(acc);
       }),
     );
     const host = await sums.data();
     sums.dispose();
-    results.push(...finish(host, data.samples, data.loss));
+    results.push(...finish(host, data.samples, data.metric !== undefined || data.loss !== 'mse'));
   }
   for (const products of cached ?? []) products.forEach((t) => t?.dispose());
   return results;

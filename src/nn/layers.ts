@@ -98,8 +98,12 @@ export class BatchNorm2d extends Layer {
   /** false stops running-statistics updates in training mode (SAM's second pass) */
   updateStats = true;
 
-  constructor(readonly features: number, readonly momentum = 0.1, readonly eps = 1e-5) {
+  /** torch's momentum; the landscape's BatchNorm recalibration sets 1/(n+1), a cumulative average */
+  momentum: number;
+
+  constructor(readonly features: number, momentum = 0.1, readonly eps = 1e-5) {
     super();
+    this.momentum = momentum;
     this.param('weight', ones([features]));
     this.param('bias', zeros([features]));
     this.buffer('running_mean', zeros([features]));
@@ -116,6 +120,12 @@ export class BatchNorm2d extends Layer {
       runningVar: this.training && !update ? null : this.own('running_var'),
       training: this.training, momentum: this.momentum, eps: this.eps,
     });
+  }
+
+  /** Forgets the running statistics (mean 0, variance 1), as torch's reset_running_stats(). */
+  resetRunningStats(): void {
+    assign(this.own('running_mean'), zeros([this.features]));
+    assign(this.own('running_var'), ones([this.features]));
   }
 
   // num_batches_tracked is counted on the host (no GPU work per batch) and written into its buffer
