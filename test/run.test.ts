@@ -41,6 +41,15 @@ describe('long landscape runs', () => {
     await expect(L.runLandscape({ ...job(), fingerprint: 'job-b', partialFile, resume: true })).rejects.toThrow(/written by a different job/);
   });
 
+  it('stores a loss that overflows far from the minimum as non-finite and flags it, without failing', async () => {
+    const base = job();
+    const far = await L.runLandscape({ ...base, x: [0, 1e30], y: null });
+    const surface = L.mergePartials([far]);
+    expect(surface.loss[0]![0]).not.toBeNull();
+    expect(surface.loss[0]![1]).toBeNull();
+    expect(surface.nonFinite).toEqual([[0, 1]]);
+  });
+
   it('merges shards into the whole surface, and names what is missing', async () => {
     const whole = L.mergePartials([await L.runLandscape(job())]);
     const parts = await Promise.all([0, 1, 2].map((index) => L.runLandscape({ ...job(), shard: { index, count: 3 } })));

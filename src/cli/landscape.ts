@@ -11,7 +11,7 @@ import { FlatParameters } from '../nn/flat.js';
 import { createModel } from '../nn/models.js';
 import { CNN, MLP } from '../nn/simple.js';
 import { ViT } from '../nn/vit.js';
-import { orthogonalize, randomDirection, type Normalization } from '../landscape/directions.js';
+import { loadDirection, orthogonalize, randomDirection, saveDirection, type Normalization } from '../landscape/directions.js';
 import { evaluateBatched, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
 import { mergePartials, parseShard, readPartial, runLandscape } from '../landscape/run.js';
@@ -41,6 +41,7 @@ interface LandscapeCliOptions {
   shard?: string;
   batchNorm: 'eval' | 'recalibrate';
   calibration: number;
+  directions?: string[];
   resume: boolean;
 }
 
@@ -62,6 +63,7 @@ export function landscapeCommand(): Command {
     .option('--keep-1d', 'move biases and norm weights too (default: ignore them, as Li et al.)', false)
     .option('--only <regex>', 'move only parameters whose names match')
     .option('--seed <n>', 'seed of the random directions', Number, 0)
+    .option('--directions <files...>', 'line/plane: use these directions (safetensors keyed by parameter name, e.g. from another tool) instead of random ones; they are used as given, not normalized')
     .addOption(new Option('--dataset <name>', 'evaluation data (test split)').choices(['mnist', 'fashion-mnist']).default('mnist'))
     .option('--samples <n>', 'evaluation samples (every one is used)', Number, 1000)
     .option('--batch-size <n>', 'evaluation batch size', Number, 500)
@@ -97,13 +99,20 @@ export function landscapeCommand(): Command {
       if (o.plan === 'line' || o.plan === 'plane') {
         loadWeights(model, files[0]!);
         const opts = { normalization: o.norm, oneD: o.keep1d ? ('keep' as const) : ('ignore' as const), only: o.only ? new RegExp(o.only) : undefined };
-        d1 = randomDirection(flat, { ...opts, seed: o.seed });
+        const wanted = o.plan === 'plane' ? 2 : 1;
+        if (o.directions && o.directions.length !== wanted) throw new Error(`--plan ${o.plan} takes ${wanted} direction file(s), got ${o.directions.length}`);
+        d1 = o.directions ? loadDirection(o.directions[0]!, flat) : randomDirection(flat, { ...opts, seed: o.seed });
         if (o.plan === 'plane') {
-          d2 = randomDirection(flat, { ...opts, seed: o.seed + 1 });
+          d2 = o.directions ? loadDirection(o.directions[1]!, flat) : randomDirection(flat, { ...opts, seed: o.seed + 1 });
           y = linspace(ylo, yhi, o.steps);
         }
         x = linspace(lo, hi, o.steps);
-        planInfo = { ...planInfo, normalization: o.norm, oneD: opts.oneD, only: o.only ?? null, seed: o.seed };
+        planInfo = o.directions
+          ? { ...planInfo, directions: o.directions.map((f) => ({ file: f, sha256: sha256(f) })) }
+          : { ...planInfo, normalization: o.norm, oneD: opts.oneD, only: o.only ?? null, seed: o.seed };
+        // the directions used, saved beside the output, so the surface can be reproduced or compared
+        await saveDirection(`${o.out}.d1.safetensors`, flat, d1);
+        if (d2) await saveDirection(`${o.out}.d2.safetensors`, flat, d2);
       } else if (o.plan === 'interp') {
         const a = thetaOf(files[0]!);
         const b = thetaOf(files[1]!);
