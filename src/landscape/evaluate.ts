@@ -8,7 +8,10 @@
 //               f(X; W₀), f(X; D₁), f(X; D₂) combined per point (the work left per point is what
 //               cannot be shared). MLPs, CNNs and ViTs so far.
 // Only the per-point sums [Σ loss, Σ correct] are read back, once per chunk of points.
+import { Params } from '../gpu/params.js';
 import { noGrad } from '../tensor/autograd.js';
+import { launchPerItem } from '../tensor/launch.js';
+import { Tensor } from '../tensor/tensor.js';
 import { fromArray, zeros } from '../tensor/creation.js';
 import { add, eq, gelu, mul, relu, square, sub, toFloat } from '../tensor/elementwise.js';
 import { assign, broadcastTo, clone, concat, permute, reshape, slice } from '../tensor/layout.js';
@@ -21,7 +24,6 @@ import { maxPool2d } from '../tensor/pool.js';
 import { argmax, sum } from '../tensor/reduce.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { Dataset } from '../nn/data.js';
 import type { FlatParameters } from '../nn/flat.js';
 import { BatchNorm2d, Conv2d, Flatten, GELU, Layer, LayerNorm, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
@@ -175,6 +177,17 @@ function stackableLayers(model: Layer): Layer[] {
   throw new Error(`batched evaluation supports MLP, CNN and ViT models so far (got ${model.constructor.name}); use the sequential evaluator`);
 }
 
+/** y[k] = base + α_k·p1 + β_k·p2 + bias_k (ReLU'd if asked) for K points in one pass (kernels/landscape.wgsl). */
+function combine(base: Tensor, p1: Tensor, p2: Tensor | null, alpha: Tensor, beta: Tensor, bias: Tensor | null, k: number, reluAfter: boolean): Tensor {
+  const n = base.size;
+  const f = base.shape.at(-1)!;
+  const y = Tensor.empty([k, n], 'f32', 'landscape combine');
+  const b = (t: Tensor) => t.buffer('landscape combine');
+  const params = new Params().u32(k, n, f, (p2 ? 1 : 0) | (bias ? 2 : 0) | (reluAfter ? 4 : 0));
+  launchPerItem(getEngine(), 'landscape', 'combine', k * n, params, [b(base), b(p1), b(p2 ?? p1), b(alpha), b(beta), b(bias ?? base), b(y)]);
+  return y;
+}
+
 /** The largest activation of one sample for one point, in floats, following the layers' shapes. */
 function activationFloats(layers: Layer[], sampleShape: readonly number[]): number {
   let [h, w] = [sampleShape[1] ?? 1, sampleShape[2] ?? 1];
@@ -254,26 +267,21 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
   if (!(first instanceof Linear || first instanceof Conv2d)) throw new Error('batched evaluation: the first layer must be Linear or Conv2d');
   const named = new Map(flat.module.namedParameters());
   const firstBatch = data.batches[0];
-  const sampleFloats = firstBatch ? firstBatch.x.size / firstBatch.size : 1;
-  const widest = Math.max(sampleFloats, activationFloats(layers, firstBatch?.x.shape.slice(1) ?? []));
+  const widest = Math.max(1, activationFloats(layers, firstBatch?.x.shape.slice(1) ?? []));
   const k = chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points.length);
 
-  // The first layer is linear in θ: f(x; W₀ + αD₁ + βD₂) = f(x; W₀) + α·f(x; D₁) + β·f(x; D₂) (bias apart),
-  // three products shared by every point, kept for all chunks when they fit the budget.
+  // A first Linear layer is linear in θ: x·(W₀ + αD₁ + βD₂)ᵀ = x·W₀ᵀ + α·x·D₁ᵀ + β·x·D₂ᵀ, three
+  // products shared by every point (most of an MLP's work), kept for all chunks when they fit the
+  // budget. A first Conv2d is cheap by comparison (few input channels): it runs once with the K
+  // points' kernels stacked as K·OC output channels, which is already the image layout.
   const firstProducts = (x: Tensor) =>
     tidy(() => {
-      const apply = (w: Tensor) =>
-        first instanceof Linear
-          ? reshape(matmul(reshape(x, [x.shape[0]!, -1]), w, { transB: true }), [1, x.shape[0]!, first.outFeatures])
-          : (() => {
-              const y = conv2d(x, w, null, first.opts);
-              return reshape(y, [y.shape[0]!, 1, ...y.shape.slice(1)]);
-            })();
-      const w = first.weight();
-      return [keep(apply(w)), keep(apply(view(d1, w))), d2 ? keep(apply(view(d2, w))) : null] as const;
+      const w = (first as Linear).weight();
+      const apply = (m: Tensor) => keep(matmul(reshape(x, [x.shape[0]!, -1]), m, { transB: true }));
+      return [apply(w), apply(view(d1, w)), d2 ? apply(view(d2, w)) : null] as const;
     });
   const sharedBytes = data.batches.reduce((acc, b) => acc + 3 * 4 * b.size * widest, 0);
-  const cached = sharedBytes <= 256 * 2 ** 20 ? data.batches.map((b) => noGrad(() => firstProducts(b.x))) : null;
+  const cached = first instanceof Linear && sharedBytes <= 256 * 2 ** 20 ? data.batches.map((b) => noGrad(() => firstProducts(b.x))) : null;
 
   const results: PointResult[] = [];
   for (let c0 = 0; c0 < points.length; c0 += k) {
@@ -285,52 +293,69 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
         // [K, ...] = p₀ + α·d₁ + β·d₂ for one parameter
         const alpha = coef(pts.map(([a]) => a), [kk, 1]);
         const beta = coef(pts.map(([, b]) => b), [kk, 1]);
+        const alphaK = reshape(alpha, [kk]);
+        const betaK = reshape(beta, [kk]);
+        // each parameter's stacked form, built once per chunk and shared by its batches
+        const memo = new Map<Tensor, Tensor>();
         const stacked = (p: Tensor) => {
-          const flatP = reshape(p, [1, p.size]);
-          const s = add(flatP, mul(alpha, reshape(view(d1, p), [1, p.size])));
-          return reshape(d2 ? add(s, mul(beta, reshape(view(d2, p), [1, p.size]))) : s, [kk, ...p.shape]);
+          let st = memo.get(p);
+          if (!st) {
+            st = keep(tidy(() => {
+              const flatP = reshape(p, [1, p.size]);
+              const s1 = add(flatP, mul(alpha, reshape(view(d1, p), [1, p.size])));
+              return reshape(d2 ? add(s1, mul(beta, reshape(view(d2, p), [1, p.size]))) : s1, [kk, ...p.shape]);
+            }));
+            memo.set(p, st);
+          }
+          return st;
         };
         let acc = zeros([kk, 2]);
         data.batches.forEach((batch, bi) => {
-          const b = batch.size;
-          let h: Stacked | null = null;
-          for (const layer of layers) {
-            if (layer instanceof Flatten) {
-              if (h?.layout === 'image') h = { layout: 'dense', t: reshape(permute(reshape(h.t, [b, kk, -1]), [1, 0, 2]), [kk, b, -1]) };
-            } else if (layer instanceof ReLU) {
-              h = { ...h!, t: relu(h!.t) };
-            } else if (layer instanceof GELU) {
-              h = { ...h!, t: gelu(h!.t, layer.approximate) };
-            } else if (layer instanceof MaxPool2d) {
-              h = { ...h!, t: maxPool2d(h!.t, layer.kernel, layer.stride, layer.padding) };
-            } else if (layer === first) {
-              const [base, p1, p2] = cached ? cached[bi]! : firstProducts(batch.x);
-              // coefficients shaped for the layout: dense [K, 1, 1], image [1, K, 1, 1, 1]
-              const shape = first instanceof Linear ? [kk, 1, 1] : [1, kk, 1, 1, 1];
-              let y = add(base, mul(reshape(alpha, shape), p1));
-              if (p2) y = add(y, mul(reshape(beta, shape), p2));
-              if (first.bias) {
-                const bias = stacked(first.bias());
-                y = add(y, first instanceof Linear ? reshape(bias, [kk, 1, -1]) : reshape(bias, [1, kk, -1, 1, 1]));
+          // one batch's activations are freed before the next batch runs
+          const next = tidy(() => {
+            const b = batch.size;
+            let h: Stacked | null = null;
+            for (let li = 0; li < layers.length; li++) {
+              const layer = layers[li]!;
+              if (layer instanceof Flatten) {
+                if (h?.layout === 'image') h = { layout: 'dense', t: reshape(permute(reshape(h.t, [b, kk, -1]), [1, 0, 2]), [kk, b, -1]) };
+              } else if (layer instanceof ReLU) {
+                h = { ...h!, t: relu(h!.t) };
+              } else if (layer instanceof GELU) {
+                h = { ...h!, t: gelu(h!.t, layer.approximate) };
+              } else if (layer instanceof MaxPool2d) {
+                h = { ...h!, t: maxPool2d(h!.t, layer.kernel, layer.stride, layer.padding) };
+              } else if (layer === first && first instanceof Linear) {
+                const [base, p1, p2] = cached ? cached[bi]! : firstProducts(batch.x);
+                const fuseRelu = layers[li + 1] instanceof ReLU;
+                const y = combine(base, p1, p2, alphaK, betaK, first.bias ? stacked(first.bias()) : null, kk, fuseRelu);
+                h = { layout: 'dense', t: reshape(y, [kk, b, first.outFeatures]) };
+                if (fuseRelu) li++; // the ReLU is done
+              } else if (layer === first && first instanceof Conv2d) {
+                const w = stacked(first.weight());
+                const bias = first.bias ? reshape(stacked(first.bias()), [-1]) : null;
+                h = { layout: 'image', t: conv2d(batch.x, reshape(w, [-1, ...w.shape.slice(2)]), bias, first.opts) };
+              } else if (layer instanceof Linear) {
+                const y = matmul(h!.t, stacked(layer.weight()), { transB: true });
+                h = { layout: 'dense', t: layer.bias ? add(y, reshape(stacked(layer.bias()), [kk, 1, -1])) : y };
+              } else if (layer instanceof Conv2d) {
+                const w = stacked(layer.weight());
+                const bias = layer.bias ? reshape(stacked(layer.bias()), [-1]) : null;
+                const groups = (layer.opts.groups ?? 1) * kk; // each point's channels are their own groups
+                h = { layout: 'image', t: conv2d(h!.t, reshape(w, [-1, ...w.shape.slice(2)]), bias, { ...layer.opts, groups }) };
+              } else if (layer instanceof ViT) {
+                h = { layout: 'dense', t: vitRest(layer, h!.t, b, kk, stacked, named) };
+              } else {
+                throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
               }
-              h = first instanceof Linear ? { layout: 'dense', t: y } : { layout: 'image', t: reshape(y, [b, -1, ...y.shape.slice(3)]) };
-            } else if (layer instanceof Linear) {
-              const y = matmul(h!.t, stacked(layer.weight()), { transB: true });
-              h = { layout: 'dense', t: layer.bias ? add(y, reshape(stacked(layer.bias()), [kk, 1, -1])) : y };
-            } else if (layer instanceof Conv2d) {
-              const w = stacked(layer.weight());
-              const bias = layer.bias ? reshape(stacked(layer.bias()), [-1]) : null;
-              const groups = (layer.opts.groups ?? 1) * kk; // each point's channels are their own groups
-              h = { layout: 'image', t: conv2d(h!.t, reshape(w, [-1, ...w.shape.slice(2)]), bias, { ...layer.opts, groups }) };
-            } else if (layer instanceof ViT) {
-              h = { layout: 'dense', t: vitRest(layer, h!.t, b, kk, stacked, named) };
-            } else {
-              throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
             }
-          }
-          if (h?.layout !== 'dense') throw new Error('batched evaluation: the model must end in a Linear layer');
-          acc = add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(h.t, batch.y));
+            if (h?.layout !== 'dense') throw new Error('batched evaluation: the model must end in a Linear layer');
+            return add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(h.t, batch.y));
+          });
+          acc.dispose();
+          acc = next;
         });
+        for (const st of memo.values()) st.dispose();
         return keep(acc);
       }),
     );
