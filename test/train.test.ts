@@ -38,3 +38,47 @@ describe('training', () => {
     expect([...(await a.data())]).toEqual([...(await b.data())]);
   });
 });
+
+describe('SAM with BatchNorm and data augmentation', () => {
+  it("updates BatchNorm running statistics in SAM's first pass only", async () => {
+    const x = L.keep(new L.Generator(SEED % 997).normal([4, 1, 8, 8]));
+    const y = L.keep(L.fromArray(new Int32Array([0, 1, 2, 3])));
+    const config: L.ModelConfig = { kind: 'resnet', blocks: [1], widths: [4], channels: 1, classes: 4, stem: 'cifar' };
+    const stats = (m: L.Module) => Promise.all(m.stateDict().filter(([k]) => k.startsWith('bn1.running')).map(([, t]) => t.data()));
+    // reference: one training forward from the same initial state
+    const ref = L.createModel(config, 3);
+    L.tidy(() => void ref.forward(x));
+    const expected = await stats(ref);
+    const model = L.createModel(config, 3);
+    const flat = L.FlatParameters.of(model);
+    const sam = new L.SAM(new L.SGD(flat, { lr: 0.1 }), { rho: 0.05 });
+    sam.stepWith(() => L.tidy(() => { const loss = L.crossEntropy(model.forward(x), y); L.backward(loss); return L.keep(loss); })).dispose();
+    const got = await stats(model);
+    got.forEach((g, i) => expect([...g]).toEqual([...expected[i]!]));
+    const counts = model.stateDict().filter(([k]) => k.endsWith('num_batches_tracked'));
+    for (const [, t] of counts) expect((await t.toArray())[0]).toBe(1);
+  });
+
+  it('random crops shift images within the zero padding, flips mirror them, all seeded', async () => {
+    const img = Float32Array.from({ length: 16 }, (_, i) => i + 1); // one 4x4 image
+    const d: L.Dataset = { name: 'one', sampleShape: [1, 4, 4], inputs: img, labels: new Int32Array([0]), classes: 1 };
+    const seen = new Set<string>();
+    for (let epoch = 0; epoch < 40; epoch++) {
+      for (const b of L.batches(d, { batchSize: 1, seed: 3, epoch, cropPadding: 1, flip: true })) {
+        const v = [...(await b.x.data())];
+        seen.add(v.join(','));
+        // every output pixel is 0 (padding) or a pixel of the image, and the multiset of non-zero
+        // values is a window of the (possibly mirrored) image
+        expect(v.every((p) => p === 0 || img.includes(p))).toBe(true);
+        b.x.dispose();
+        b.y.dispose();
+      }
+    }
+    expect(seen.has([...img].join(','))).toBe(true); // no shift, no flip
+    expect(seen.has([4, 3, 2, 1, 8, 7, 6, 5, 12, 11, 10, 9, 16, 15, 14, 13].join(','))).toBe(true); // mirrored
+    expect(seen.size).toBeGreaterThan(8); // shifts in several directions
+    const a = [...L.batches(d, { batchSize: 1, seed: 3, epoch: 5, cropPadding: 1, flip: true })][0]!;
+    const b = [...L.batches(d, { batchSize: 1, seed: 3, epoch: 5, cropPadding: 1, flip: true })][0]!;
+    expect([...(await a.x.data())]).toEqual([...(await b.x.data())]);
+  });
+});

@@ -83,7 +83,12 @@ export function landscapeCommand(): Command {
         throw new Error(`--plan ${o.plan} needs ${o.plan === 'trajectory' ? 'at least ' : ''}${need} checkpoint(s), got ${files.length}`);
       }
       const side = readSidecar(files[0]!);
-      const model = createModel(side.config, 0);
+      let model: ReturnType<typeof createModel>;
+      try {
+        model = createModel(side.config, 0);
+      } catch (e) {
+        throw new Error(`${files[0]}.json: ${(e as Error).message}`);
+      }
       const flat = FlatParameters.of(model);
       const thetaOf = (file: string): Tensor => {
         loadWeights(model, file);
