@@ -4,7 +4,7 @@
 // timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
 // on which points); results of the two are compared on the sample before anything is reported.
 // Usage: npx tsx bench/landscape.ts [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-import { createModel, disposeEvalSet, evaluateBatched, evaluateSequential, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+import { batchedEvaluator, createModel, disposeEvalSet, evaluateSequential, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
@@ -46,17 +46,19 @@ for (const name of models) {
     const t0 = performance.now();
     const seq = await evaluateSequential(model, flat, d1, d2, sample, set);
     const seqRate = sample.length / ((performance.now() - t0) / 1e3);
-    const check = await evaluateBatched(model, flat, d1, d2, sample, set);
+    const batched = batchedEvaluator(model, flat, d1, d2, set);
+    const check = await batched.evaluate(sample);
     check.forEach((r, i) => {
       if (Math.abs(r.loss - seq[i]!.loss) > 1e-5 * Math.abs(seq[i]!.loss)) throw new Error(`batched and sequential differ at ${sample[i]}: ${r.loss} vs ${seq[i]!.loss}`);
     });
     const t1 = performance.now();
     let done = 0;
     for (let step = 2; done < plane.length && (performance.now() - t1) / 1e3 < seconds; step *= 2) {
-      await evaluateBatched(model, flat, d1, d2, plane.slice(done, done + step), set);
+      await batched.evaluate(plane.slice(done, done + step));
       done = Math.min(plane.length, done + step);
     }
     const batRate = done / ((performance.now() - t1) / 1e3);
+    batched.dispose();
     const flopsPerPoint = forwardFlops(name) * samples;
     for (const g of grids) {
       const points = g * g;

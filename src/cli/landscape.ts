@@ -12,7 +12,7 @@ import { createModel } from '../nn/models.js';
 import { CNN, MLP } from '../nn/simple.js';
 import { ViT } from '../nn/vit.js';
 import { loadDirection, orthogonalize, randomDirection, saveDirection, type Normalization } from '../landscape/directions.js';
-import { evaluateBatched, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
+import { batchedEvaluator, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
 import { mergePartials, parseShard, readPartial, runLandscape } from '../landscape/run.js';
 import { sha256, surfaceCsv, surfaceVtk, type SurfaceFile } from '../landscape/surface.js';
@@ -146,8 +146,10 @@ export function landscapeCommand(): Command {
       const set = prepareEvalSet(testSet, o.batchSize);
       const batched = o.batchNorm === 'eval' && (o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN || model instanceof ViT)));
       const calibration = o.batchNorm === 'recalibrate' ? prepareEvalSet(take(o.dataset === 'mnist' ? mnist('train') : fashionMnist('train'), o.calibration), o.batchSize) : undefined;
+      // the batched evaluator keeps its shared first-layer products across the run's chunks
+      const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set) : null;
       const evaluate = (pts: Array<[number, number]>) =>
-        batched ? evaluateBatched(model, flat, d1, d2, pts, set) : evaluateSequential(model, flat, d1, d2, pts, set, { batchNorm: o.batchNorm, calibration });
+        stacked ? stacked.evaluate(pts) : evaluateSequential(model, flat, d1, d2, pts, set, { batchNorm: o.batchNorm, calibration });
       const shard = o.shard ? parseShard(o.shard) : { index: 0, count: 1 };
       const provenance = {
         checkpoints: files.map((f) => ({ file: f, sha256: sha256(f) })),
@@ -177,6 +179,7 @@ export function landscapeCommand(): Command {
         },
       });
       bar.stop();
+      stacked?.dispose();
       const seconds = (performance.now() - t0) / 1e3;
       if (shard.count > 1) {
         console.log(JSON.stringify({ shard: `${shard.index}/${shard.count}`, partial: partialFile, points: Object.keys(part.results).length, seconds }));

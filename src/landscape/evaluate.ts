@@ -260,6 +260,27 @@ function vitRest(vit: ViT, patches: Tensor, b: number, kk: number, stacked: (p: 
 
 /** K points per pass; agrees with evaluateSequential within float32 rounding. */
 export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, points: Array<[number, number]>, data: EvalSet, chunk?: number): Promise<PointResult[]> {
+  const evaluator = batchedEvaluator(model, flat, d1, d2, data, chunk);
+  try {
+    return await evaluator.evaluate(points);
+  } finally {
+    evaluator.dispose();
+  }
+}
+
+export interface BatchedEvaluator {
+  /** evaluates points (x, y) in chunks of K; call as often as needed */
+  evaluate(points: Array<[number, number]>): Promise<PointResult[]>;
+  /** frees the shared first-layer products */
+  dispose(): void;
+}
+
+/**
+ * The batched evaluator as an object that keeps the shared first-layer products between calls, for
+ * callers that evaluate a plane chunk by chunk (long runs, live views). The model's weights and the
+ * directions must not change while it is in use.
+ */
+export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, data: EvalSet, chunk?: number): BatchedEvaluator {
   const layers = stackableLayers(model);
   const index = new Map(flat.module.parameters().map((p, i) => [p, i]));
   const view = (v: Tensor, p: Tensor) => v.subview(flat.offsets[index.get(p)!]!, p.shape);
@@ -268,7 +289,6 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
   const named = new Map(flat.module.namedParameters());
   const firstBatch = data.batches[0];
   const widest = Math.max(1, activationFloats(layers, firstBatch?.x.shape.slice(1) ?? []));
-  const k = chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points.length);
 
   // A first Linear layer is linear in θ: x·(W₀ + αD₁ + βD₂)ᵀ = x·W₀ᵀ + α·x·D₁ᵀ + β·x·D₂ᵀ, three
   // products shared by every point (most of an MLP's work), kept for all chunks when they fit the
@@ -283,86 +303,89 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
   const sharedBytes = data.batches.reduce((acc, b) => acc + 3 * 4 * b.size * widest, 0);
   const cached = first instanceof Linear && sharedBytes <= 256 * 2 ** 20 ? data.batches.map((b) => noGrad(() => firstProducts(b.x))) : null;
 
-  const results: PointResult[] = [];
-  for (let c0 = 0; c0 < points.length; c0 += k) {
-    const pts = points.slice(c0, c0 + k);
-    const sums = noGrad(() =>
-      tidy(() => {
-        const kk = pts.length;
-        const coef = (v: number[], shape: number[]) => fromArray(v, shape);
-        // [K, ...] = p₀ + α·d₁ + β·d₂ for one parameter
-        const alpha = coef(pts.map(([a]) => a), [kk, 1]);
-        const beta = coef(pts.map(([, b]) => b), [kk, 1]);
-        const alphaK = reshape(alpha, [kk]);
-        const betaK = reshape(beta, [kk]);
-        // each parameter's stacked form, built once per chunk and shared by its batches
-        const memo = new Map<Tensor, Tensor>();
-        const stacked = (p: Tensor) => {
-          let st = memo.get(p);
-          if (!st) {
-            st = keep(tidy(() => {
-              const flatP = reshape(p, [1, p.size]);
-              const s1 = add(flatP, mul(alpha, reshape(view(d1, p), [1, p.size])));
-              return reshape(d2 ? add(s1, mul(beta, reshape(view(d2, p), [1, p.size]))) : s1, [kk, ...p.shape]);
-            }));
-            memo.set(p, st);
-          }
-          return st;
-        };
-        let acc = zeros([kk, 2]);
-        data.batches.forEach((batch, bi) => {
-          // one batch's activations are freed before the next batch runs
-          const next = tidy(() => {
-            const b = batch.size;
-            let h: Stacked | null = null;
-            for (let li = 0; li < layers.length; li++) {
-              const layer = layers[li]!;
-              if (layer instanceof Flatten) {
-                if (h?.layout === 'image') h = { layout: 'dense', t: reshape(permute(reshape(h.t, [b, kk, -1]), [1, 0, 2]), [kk, b, -1]) };
-              } else if (layer instanceof ReLU) {
-                h = { ...h!, t: relu(h!.t) };
-              } else if (layer instanceof GELU) {
-                h = { ...h!, t: gelu(h!.t, layer.approximate) };
-              } else if (layer instanceof MaxPool2d) {
-                h = { ...h!, t: maxPool2d(h!.t, layer.kernel, layer.stride, layer.padding) };
-              } else if (layer === first && first instanceof Linear) {
-                const [base, p1, p2] = cached ? cached[bi]! : firstProducts(batch.x);
-                const fuseRelu = layers[li + 1] instanceof ReLU;
-                const y = combine(base, p1, p2, alphaK, betaK, first.bias ? stacked(first.bias()) : null, kk, fuseRelu);
-                h = { layout: 'dense', t: reshape(y, [kk, b, first.outFeatures]) };
-                if (fuseRelu) li++; // the ReLU is done
-              } else if (layer === first && first instanceof Conv2d) {
-                const w = stacked(first.weight());
-                const bias = first.bias ? reshape(stacked(first.bias()), [-1]) : null;
-                h = { layout: 'image', t: conv2d(batch.x, reshape(w, [-1, ...w.shape.slice(2)]), bias, first.opts) };
-              } else if (layer instanceof Linear) {
-                const y = matmul(h!.t, stacked(layer.weight()), { transB: true });
-                h = { layout: 'dense', t: layer.bias ? add(y, reshape(stacked(layer.bias()), [kk, 1, -1])) : y };
-              } else if (layer instanceof Conv2d) {
-                const w = stacked(layer.weight());
-                const bias = layer.bias ? reshape(stacked(layer.bias()), [-1]) : null;
-                const groups = (layer.opts.groups ?? 1) * kk; // each point's channels are their own groups
-                h = { layout: 'image', t: conv2d(h!.t, reshape(w, [-1, ...w.shape.slice(2)]), bias, { ...layer.opts, groups }) };
-              } else if (layer instanceof ViT) {
-                h = { layout: 'dense', t: vitRest(layer, h!.t, b, kk, stacked, named) };
-              } else {
-                throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
-              }
+  const evaluate = async (points: Array<[number, number]>): Promise<PointResult[]> => {
+    const k = chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points.length);
+    const results: PointResult[] = [];
+    for (let c0 = 0; c0 < points.length; c0 += k) {
+      const pts = points.slice(c0, c0 + k);
+      const sums = noGrad(() =>
+        tidy(() => {
+          const kk = pts.length;
+          const coef = (v: number[], shape: number[]) => fromArray(v, shape);
+          // [K, ...] = p₀ + α·d₁ + β·d₂ for one parameter
+          const alpha = coef(pts.map(([a]) => a), [kk, 1]);
+          const beta = coef(pts.map(([, b]) => b), [kk, 1]);
+          const alphaK = reshape(alpha, [kk]);
+          const betaK = reshape(beta, [kk]);
+          // each parameter's stacked form, built once per chunk and shared by its batches
+          const memo = new Map<Tensor, Tensor>();
+          const stacked = (p: Tensor) => {
+            let st = memo.get(p);
+            if (!st) {
+              st = keep(tidy(() => {
+                const flatP = reshape(p, [1, p.size]);
+                const s1 = add(flatP, mul(alpha, reshape(view(d1, p), [1, p.size])));
+                return reshape(d2 ? add(s1, mul(beta, reshape(view(d2, p), [1, p.size]))) : s1, [kk, ...p.shape]);
+              }));
+              memo.set(p, st);
             }
-            if (h?.layout !== 'dense') throw new Error('batched evaluation: the model must end in a Linear layer');
-            return add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(h.t, batch.y));
+            return st;
+          };
+          let acc = zeros([kk, 2]);
+          data.batches.forEach((batch, bi) => {
+            // one batch's activations are freed before the next batch runs
+            const next = tidy(() => {
+              const b = batch.size;
+              let h: Stacked | null = null;
+              for (let li = 0; li < layers.length; li++) {
+                const layer = layers[li]!;
+                if (layer instanceof Flatten) {
+                  if (h?.layout === 'image') h = { layout: 'dense', t: reshape(permute(reshape(h.t, [b, kk, -1]), [1, 0, 2]), [kk, b, -1]) };
+                } else if (layer instanceof ReLU) {
+                  h = { ...h!, t: relu(h!.t) };
+                } else if (layer instanceof GELU) {
+                  h = { ...h!, t: gelu(h!.t, layer.approximate) };
+                } else if (layer instanceof MaxPool2d) {
+                  h = { ...h!, t: maxPool2d(h!.t, layer.kernel, layer.stride, layer.padding) };
+                } else if (layer === first && first instanceof Linear) {
+                  const [base, p1, p2] = cached ? cached[bi]! : firstProducts(batch.x);
+                  const fuseRelu = layers[li + 1] instanceof ReLU;
+                  const y = combine(base, p1, p2, alphaK, betaK, first.bias ? stacked(first.bias()) : null, kk, fuseRelu);
+                  h = { layout: 'dense', t: reshape(y, [kk, b, first.outFeatures]) };
+                  if (fuseRelu) li++; // the ReLU is done
+                } else if (layer === first && first instanceof Conv2d) {
+                  const w = stacked(first.weight());
+                  const bias = first.bias ? reshape(stacked(first.bias()), [-1]) : null;
+                  h = { layout: 'image', t: conv2d(batch.x, reshape(w, [-1, ...w.shape.slice(2)]), bias, first.opts) };
+                } else if (layer instanceof Linear) {
+                  const y = matmul(h!.t, stacked(layer.weight()), { transB: true });
+                  h = { layout: 'dense', t: layer.bias ? add(y, reshape(stacked(layer.bias()), [kk, 1, -1])) : y };
+                } else if (layer instanceof Conv2d) {
+                  const w = stacked(layer.weight());
+                  const bias = layer.bias ? reshape(stacked(layer.bias()), [-1]) : null;
+                  const groups = (layer.opts.groups ?? 1) * kk; // each point's channels are their own groups
+                  h = { layout: 'image', t: conv2d(h!.t, reshape(w, [-1, ...w.shape.slice(2)]), bias, { ...layer.opts, groups }) };
+                } else if (layer instanceof ViT) {
+                  h = { layout: 'dense', t: vitRest(layer, h!.t, b, kk, stacked, named) };
+                } else {
+                  throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
+                }
+              }
+              if (h?.layout !== 'dense') throw new Error('batched evaluation: the model must end in a Linear layer');
+              return add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(h.t, batch.y));
+            });
+            acc.dispose();
+            acc = next;
           });
-          acc.dispose();
-          acc = next;
-        });
-        for (const st of memo.values()) st.dispose();
-        return keep(acc);
-      }),
-    );
-    const host = await sums.data();
-    sums.dispose();
-    results.push(...finish(host, data.samples, data.metric !== undefined || data.loss !== 'mse'));
-  }
-  for (const products of cached ?? []) products.forEach((t) => t?.dispose());
-  return results;
+          for (const st of memo.values()) st.dispose();
+          return keep(acc);
+        }),
+      );
+      const host = await sums.data();
+      sums.dispose();
+      results.push(...finish(host, data.samples, data.metric !== undefined || data.loss !== 'mse'));
+    }
+    return results;
+  };
+  return { evaluate, dispose: () => cached?.forEach((products) => products.forEach((t) => t?.dispose())) };
 }
