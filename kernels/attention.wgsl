@@ -32,6 +32,9 @@
 //     second key block on, Dawn + lavapipe).
 // Rows past the end of Q or K are clamped to the last row (their results are masked or not stored).
 
+// at4() below takes a pointer to a storage array (WGSL language feature, in Chrome/Dawn since 123).
+requires unrestricted_pointer_parameters;
+
 const T = 4u;            // streamed rows per block
 const MAX_C = 32u;       // head dims / 4: MAX_HD = 128 (private arrays need a constant size)
 override WG: u32 = 16;   // invocations per workgroup, each 4 rows
@@ -54,39 +57,19 @@ struct Params { bh: u32, sq: u32, sk: u32, scale: f32, neg_inf: f32, hd: u32, hd
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dvv: array<f32>;
 
-// Head dims 4c .. 4c+3 of flattened row `row` of Q, K, V, dO (zero past HD).
-fn at_q(row: u32, c: u32) -> vec4f {
-  if (VEC4) { return q4[row * P.hd4 + c]; }
-  let b = row * P.hd;
+// Head dims 4c .. 4c+3 of flattened row `row` of one of Q, K, V, dO (zero past HD). One function for
+// the four bindings: a pointer parameter into storage needs WGSL's unrestricted_pointer_parameters.
+fn at4(buf: ptr<storage, array<vec4f>, read>, row: u32, c: u32) -> vec4f {
+  if (VEC4) { return (*buf)[row * P.hd4 + c]; }
   let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
-  let i = b + min(d, vec4u(P.hd - 1u));
-  return select(vec4f(0.0), vec4f(q4[i.x >> 2u][i.x & 3u], q4[i.y >> 2u][i.y & 3u], q4[i.z >> 2u][i.z & 3u],
-                                  q4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
+  let i = row * P.hd + min(d, vec4u(P.hd - 1u));
+  return select(vec4f(0.0), vec4f((*buf)[i.x >> 2u][i.x & 3u], (*buf)[i.y >> 2u][i.y & 3u], (*buf)[i.z >> 2u][i.z & 3u],
+                                  (*buf)[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
 }
-fn at_k(row: u32, c: u32) -> vec4f {
-  if (VEC4) { return k4[row * P.hd4 + c]; }
-  let b = row * P.hd;
-  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
-  let i = b + min(d, vec4u(P.hd - 1u));
-  return select(vec4f(0.0), vec4f(k4[i.x >> 2u][i.x & 3u], k4[i.y >> 2u][i.y & 3u], k4[i.z >> 2u][i.z & 3u],
-                                  k4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
-}
-fn at_v(row: u32, c: u32) -> vec4f {
-  if (VEC4) { return v4[row * P.hd4 + c]; }
-  let b = row * P.hd;
-  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
-  let i = b + min(d, vec4u(P.hd - 1u));
-  return select(vec4f(0.0), vec4f(v4[i.x >> 2u][i.x & 3u], v4[i.y >> 2u][i.y & 3u], v4[i.z >> 2u][i.z & 3u],
-                                  v4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
-}
-fn at_do(row: u32, c: u32) -> vec4f {
-  if (VEC4) { return d_o4[row * P.hd4 + c]; }
-  let b = row * P.hd;
-  let d = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
-  let i = b + min(d, vec4u(P.hd - 1u));
-  return select(vec4f(0.0), vec4f(d_o4[i.x >> 2u][i.x & 3u], d_o4[i.y >> 2u][i.y & 3u], d_o4[i.z >> 2u][i.z & 3u],
-                                  d_o4[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
-}
+fn at_q(row: u32, c: u32) -> vec4f { return at4(&q4, row, c); }
+fn at_k(row: u32, c: u32) -> vec4f { return at4(&k4, row, c); }
+fn at_v(row: u32, c: u32) -> vec4f { return at4(&v4, row, c); }
+fn at_do(row: u32, c: u32) -> vec4f { return at4(&d_o4, row, c); }
 
 // s + m·x: the dot of 4 rows (m[e] = their head dim 4c+e) with one streamed chunk x, per row.
 fn dot4(s: vec4f, m: mat4x4f, x: vec4f) -> vec4f {
