@@ -311,10 +311,8 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
       const sums = noGrad(() =>
         tidy(() => {
           const kk = pts.length;
-          const coef = (v: number[], shape: number[]) => fromArray(v, shape);
-          // [K, ...] = p₀ + α·d₁ + β·d₂ for one parameter
-          const alpha = coef(pts.map(([a]) => a), [kk, 1]);
-          const beta = coef(pts.map(([, b]) => b), [kk, 1]);
+          const alpha = fromArray(pts.map(([a]) => a), [kk, 1]);
+          const beta = fromArray(pts.map(([, b]) => b), [kk, 1]);
           const alphaK = reshape(alpha, [kk]);
           const betaK = reshape(beta, [kk]);
           // each parameter's stacked form, built once per chunk and shared by its batches
