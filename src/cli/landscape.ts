@@ -30,6 +30,7 @@ interface LandscapeCliOptions {
   steps: number;
   norm: Normalization;
   keep1d: boolean;
+  ignore1d?: boolean;
   only?: string;
   seed: number;
   dataset: 'mnist' | 'fashion-mnist';
@@ -60,7 +61,8 @@ export function landscapeCommand(): Command {
     .option('--yrange <min:max>', 'coordinates along d2 (default: --range)')
     .option('--steps <n>', 'points per axis, ends included', Number, 21)
     .addOption(new Option('--norm <kind>', 'direction normalization').choices(['filter', 'layer', 'model', 'weight', 'none']).default('filter'))
-    .option('--keep-1d', 'move biases and norm weights too (default: ignore them, as Li et al.)', false)
+    .option('--keep-1d', 'move biases and norm weights too', false)
+    .option('--ignore-1d', 'keep biases and norm weights fixed, as Li et al. (the default)')
     .option('--only <regex>', 'move only parameters whose names match')
     .option('--seed <n>', 'seed of the random directions', Number, 0)
     .option('--directions <files...>', 'line/plane: use these directions (safetensors keyed by parameter name, e.g. from another tool) instead of random ones; they are used as given, not normalized')
@@ -98,6 +100,7 @@ export function landscapeCommand(): Command {
       let d2: Tensor | null = null;
       let x: number[];
       let y: number[] | null = null;
+      if (o.keep1d && o.ignore1d) throw new Error('--keep-1d and --ignore-1d contradict each other');
       const [lo, hi] = parseRange(o.range);
       const [ylo, yhi] = parseRange(o.yrange ?? o.range);
       let planInfo: Record<string, unknown> = { kind: o.plan };
