@@ -4,7 +4,7 @@
 // timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
 // on which points); results of the two are compared on the sample before anything is reported.
 // Usage: npx tsx bench/landscape.ts [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-import { batchedEvaluator, createModel, disposeEvalSet, evaluateSequential, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+import { add, batchedEvaluator, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
@@ -72,5 +72,51 @@ for (const name of models) {
     disposeEvalSet(set);
   }
 }
+// Where the time goes: one forward pass over 1,000 samples, layer by layer (waiting for the GPU after
+// each), as the sequential evaluator runs it for every point.
+console.log('\nper-layer forward time, 1,000 samples (the sequential evaluator\'s cost per point)');
+const profileSet = prepareEvalSet(take(test, 1000), 250);
+for (const name of models) {
+  const model = createModel(presetConfig(name), 0).eval() as Layer;
+  const parts = layerParts(model);
+  const times = new Map<string, number>();
+  for (let rep = 0; rep < 2; rep++) {
+    for (const batch of profileSet.batches) {
+      let h = batch.x;
+      for (const [label, f] of parts) {
+        const t0 = performance.now();
+        const next = noGrad(() => f(h));
+        await engine.sync();
+        if (rep === 1) times.set(label, (times.get(label) ?? 0) + performance.now() - t0);
+        if (h !== batch.x) h.dispose();
+        h = next;
+      }
+      h.dispose();
+    }
+  }
+  const total = [...times.values()].reduce((a, b) => a + b, 0);
+  console.log(`${name}: ${total.toFixed(0)} ms  ` + [...times].map(([l, t]) => `${l} ${((100 * t) / total).toFixed(0)}%`).join(', '));
+}
+disposeEvalSet(profileSet);
 engine.destroy();
 process.exit(0);
+
+/** A model's forward as named steps, for profiling. */
+function layerParts(model: Layer): Array<[string, (x: Tensor) => Tensor]> {
+  if (model instanceof MLP) return model.layers.layers.map((l, i) => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]);
+  if (model instanceof CNN) {
+    return [...model.features.layers, ...model.classifier.layers].map((l, i) => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]);
+  }
+  if (model instanceof ViT) {
+    return [
+      ['patch_embed', (x) => model.patch_embed.forward(x)],
+      ['tokens', (x) => {
+        const [b, , w] = x.shape as [number, number, number];
+        return add(concat([broadcastTo(model.parameters()[0]!, [b, 1, w]), x], 1), model.parameters()[1]!);
+      }],
+      ...model.blocks.map((blk, i): [string, (x: Tensor) => Tensor] => [`block${i}`, (x) => blk.forward(x)]),
+      ['norm+head', (x) => model.head.forward(reshape(slice(model.norm.forward(x), [0, 0], [x.shape[0]!, 1]), [x.shape[0]!, -1]))],
+    ];
+  }
+  return [['forward', (x) => model.forward(x)]];
+}
