@@ -66,6 +66,11 @@ fn at4(buf: ptr<storage, array<vec4f>, read>, row: u32, c: u32) -> vec4f {
   return select(vec4f(0.0), vec4f((*buf)[i.x >> 2u][i.x & 3u], (*buf)[i.y >> 2u][i.y & 3u], (*buf)[i.z >> 2u][i.z & 3u],
                                   (*buf)[i.w >> 2u][i.w & 3u]), d < vec4u(P.hd));
 }
+// Head dims 4c .. 4c+3 of four rows base + rows, as a matrix: [e][r] = row r's head dim 4c+e.
+fn rows4(buf: ptr<storage, array<vec4f>, read>, base: u32, rows: vec4u, c: u32) -> mat4x4f {
+  return transpose(mat4x4f(at4(buf, base + rows.x, c), at4(buf, base + rows.y, c), at4(buf, base + rows.z, c),
+                           at4(buf, base + rows.w, c)));
+}
 fn at_q(row: u32, c: u32) -> vec4f { return at4(&q4, row, c); }
 fn at_k(row: u32, c: u32) -> vec4f { return at4(&k4, row, c); }
 fn at_v(row: u32, c: u32) -> vec4f { return at4(&v4, row, c); }
@@ -109,8 +114,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   var qr: array<mat4x4f, MAX_C>;
   var acc: array<mat4x4f, MAX_C>;
   for (var c = 0u; c < P.hd4; c++) {
-    qr[c] = transpose(mat4x4f(at_q(qb + rows.x, c), at_q(qb + rows.y, c), at_q(qb + rows.z, c),
-                              at_q(qb + rows.w, c))) * P.scale;
+    qr[c] = rows4(&q4, qb, rows, c) * P.scale;
     acc[c] = mat4x4f();
   }
   var m = vec4f(P.neg_inf);
@@ -193,10 +197,8 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   var dor: array<mat4x4f, MAX_C>;
   var acc: array<mat4x4f, MAX_C>;
   for (var c = 0u; c < P.hd4; c++) {
-    qr[c] = transpose(mat4x4f(at_q(qb + rows.x, c), at_q(qb + rows.y, c), at_q(qb + rows.z, c),
-                              at_q(qb + rows.w, c))) * P.scale;
-    dor[c] = transpose(mat4x4f(at_do(qb + rows.x, c), at_do(qb + rows.y, c), at_do(qb + rows.z, c),
-                               at_do(qb + rows.w, c)));
+    qr[c] = rows4(&q4, qb, rows, c) * P.scale;
+    dor[c] = rows4(&d_o4, qb, rows, c);
     acc[c] = mat4x4f();
   }
   let li = vec4f(lse_in[qb + rows.x], lse_in[qb + rows.y], lse_in[qb + rows.z], lse_in[qb + rows.w]);
@@ -259,10 +261,8 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   var dka: array<mat4x4f, MAX_C>;
   var dva: array<mat4x4f, MAX_C>;
   for (var c = 0u; c < P.hd4; c++) {
-    kr[c] = transpose(mat4x4f(at_k(kb + keys.x, c), at_k(kb + keys.y, c), at_k(kb + keys.z, c),
-                              at_k(kb + keys.w, c))) * P.scale;
-    vr[c] = transpose(mat4x4f(at_v(kb + keys.x, c), at_v(kb + keys.y, c), at_v(kb + keys.z, c),
-                              at_v(kb + keys.w, c)));
+    kr[c] = rows4(&k4, kb, keys, c) * P.scale;
+    vr[c] = rows4(&v4, kb, keys, c);
     dka[c] = mat4x4f();
     dva[c] = mat4x4f();
   }
