@@ -45,16 +45,24 @@ fn span(o: u32, size: u32, osize: u32, k: u32, s: u32, p: u32) -> Span {
   return Span(max(lo, 0), min(hi, i32(size)), hi - lo);
 }
 
+// Output i's plane and its row and column spans.
+struct Window { plane: u32, rows: Span, cols: Span }
+
+fn window_of(i: u32) -> Window {
+  let ow = i % P.ow;
+  let oh = (i / P.ow) % P.oh;
+  return Window(i / (P.ow * P.oh), span(oh, P.h, P.oh, P.kh, P.sh, P.ph), span(ow, P.w, P.ow, P.kw, P.sw, P.pw));
+}
+
 @compute @workgroup_size(WG)
 fn max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= P.planes * P.oh * P.ow) { return; }
-  let ow = i % P.ow;
-  let oh = (i / P.ow) % P.oh;
-  let plane = i / (P.ow * P.oh);
-  let rs = span(oh, P.h, P.oh, P.kh, P.sh, P.ph);
-  let cs = span(ow, P.w, P.ow, P.kw, P.sw, P.pw);
+  let win = window_of(i);
+  let plane = win.plane;
+  let rs = win.rows;
+  let cs = win.cols;
   var best = bitcast<f32>(0xff800000u + u32(P.planes == 0u)); // -inf, built at run time
   var at = -1;
   for (var r = rs.lo; r < rs.hi; r++) {
@@ -73,11 +81,10 @@ fn avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
                @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= P.planes * P.oh * P.ow) { return; }
-  let ow = i % P.ow;
-  let oh = (i / P.ow) % P.oh;
-  let plane = i / (P.ow * P.oh);
-  let rs = span(oh, P.h, P.oh, P.kh, P.sh, P.ph);
-  let cs = span(ow, P.w, P.ow, P.kw, P.sw, P.pw);
+  let win = window_of(i);
+  let plane = win.plane;
+  let rs = win.rows;
+  let cs = win.cols;
   var s = 0.0;
   for (var r = rs.lo; r < rs.hi; r++) {
     for (var c = cs.lo; c < cs.hi; c++) { s += x[(plane * P.h + u32(r)) * P.w + u32(c)]; }
