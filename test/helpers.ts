@@ -28,14 +28,19 @@ export function randomInt(lo: number, hi: number): number {
 
 export { relativeError };
 
-/** Reads t back and checks shape and values against the reference within `tol` relative error. */
-export async function expectClose(t: Tensor, expected: Ref, tol: number, what: string): Promise<void> {
+/**
+ * Reads t back and checks shape and values against the reference within `tol` relative error.
+ * `scale`, when given, replaces the reference as the error's denominator: a sum of mixed-sign
+ * values can cancel to near zero, where f32 rounding (about eps·Σ|x|) is large against the result
+ * however good the kernel; its condition-aware measure is ‖out − ref‖ / ‖Σ|x|‖.
+ */
+export async function expectClose(t: Tensor, expected: Ref, tol: number, what: string, scale?: Ref): Promise<void> {
   const out = await t.toArray();
   expect([...t.shape], `${what}: shape; ${seedNote}`).toEqual(expected.shape);
   expect(out.length, `${what}: length; ${seedNote}`).toBe(expected.data.length);
   const nan = out.findIndex((v) => Number.isNaN(v));
   expect(nan, `${what}: NaN (unwritten output?) at index ${nan}; ${seedNote}`).toBe(-1);
-  const err = relativeError(out, expected.data);
+  const err = scale ? absoluteError(out, expected.data) / norm(scale.data) : relativeError(out, expected.data);
   expect(err, `${what}: relative error ${err.toExponential(2)} > ${tol}; ${seedNote}`).toBeLessThanOrEqual(tol);
 }
 
@@ -44,4 +49,14 @@ export async function expectEqual(t: Tensor, expected: Ref, what: string): Promi
   const out = await t.toArray();
   expect([...t.shape], `${what}: shape; ${seedNote}`).toEqual(expected.shape);
   expect([...out], `${what}; ${seedNote}`).toEqual([...expected.data]);
+}
+
+function absoluteError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let sq = 0;
+  for (let i = 0; i < ref.length; i++) sq += (out[i]! - ref[i]!) ** 2;
+  return Math.sqrt(sq);
+}
+
+function norm(v: ArrayLike<number>): number {
+  return absoluteError(v, new Float64Array(v.length));
 }
