@@ -7,7 +7,7 @@ import { relativeError } from '../src/tensor/shape.js';
 import { arg, describe, fmaCeiling, time } from './harness.js';
 
 const batch = Number(arg('batch', '8'));
-// [name, C, H, W, OC, K, stride, padding]: ResNet-18/CIFAR ResNet layers
+// [name, C, H, W, OC, K, stride, padding]: ResNet-18/CIFAR ResNet layers and the MNIST CNN's two
 const SHAPES: Array<[string, number, number, number, number, number, number, number]> = [
   ['stem 7x7/2 (ImageNet-style)', 3, 64, 64, 64, 7, 2, 3],
   ['stem 3x3 (CIFAR-style)', 3, 32, 32, 16, 3, 1, 1],
@@ -15,6 +15,8 @@ const SHAPES: Array<[string, number, number, number, number, number, number, num
   ['stage2 3x3/2, 32ch', 16, 32, 32, 32, 3, 2, 1],
   ['stage2 3x3, 64ch', 64, 16, 16, 64, 3, 1, 1],
   ['downsample 1x1/2', 64, 16, 16, 128, 1, 2, 0],
+  ['MNIST CNN conv1, 8ch', 1, 28, 28, 8, 3, 1, 1],
+  ['MNIST CNN conv2, 16ch', 8, 14, 14, 16, 3, 1, 1],
 ];
 
 const engine = await init();

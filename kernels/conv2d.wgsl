@@ -9,9 +9,14 @@
 //                     over the (kh, kw) for which oh = (ih + pad − kh·dil)/stride is whole and in range
 //   backward_weight:  dW[oc, kk] = Σ_(n,oh,ow) dY[n, oc, oh, ow] · X[(n,oh,ow), kk]
 // Tiling (register blocking, as matmul v2): each invocation keeps a 4x4 block of its output in
-// registers; 8x8 invocations cover a 32x32 tile; the grid is groups x row tiles x column tiles,
-// folded into 2-D. No workgroup memory (see matmul.wgsl on lavapipe). forward_direct is the plain
+// registers; WX x WY = 64 invocations cover a 4·WY x 4·WX tile (32x32 by default; the host picks
+// the shape that wastes least of the last tiles, e.g. 128x8 for 8 output channels, where a 32-wide
+// tile left 75% of the invocations idle); the grid is groups x row tiles x column tiles, folded
+// into 2-D. No workgroup memory (see matmul.wgsl on lavapipe). forward_direct is the plain
 // one-invocation-per-output loop, kept as the baseline bench/conv.ts compares against.
+
+override WX: u32 = 8; // invocations along the tile's columns
+override WY: u32 = 8; // and rows; WX·WY = 64
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -58,15 +63,15 @@ fn x_at(g: u32, pix: u32, kk: u32) -> f32 {
 
 struct Tile { g: u32, row0: u32, col0: u32, live: bool }
 
-// Which 32x32 tile of which group this workgroup computes, and this invocation's 4x4 corner.
+// Which 4·WY x 4·WX tile of which group this workgroup computes, and this invocation's 4x4 corner.
 fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32) -> Tile {
-  let tr = (rows + 31u) / 32u;
-  let tc = (cols + 31u) / 32u;
+  let tr = (rows + 4u * WY - 1u) / (4u * WY);
+  let tc = (cols + 4u * WX - 1u) / (4u * WX);
   let wg = wid.y * nwg.x + wid.x;
   let g = wg / (tr * tc);
   let t = wg % (tr * tc);
-  let row0 = (t / tc) * 32u + lid.y * 4u;
-  let col0 = (t % tc) * 32u + lid.x * 4u;
+  let row0 = (t / tc) * 4u * WY + lid.y * 4u;
+  let col0 = (t % tc) * 4u * WX + lid.x * 4u;
   return Tile(g, row0, col0, g < P.groups && row0 < rows && col0 < cols);
 }
 
@@ -74,7 +79,7 @@ fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32) -> Tile {
 // coordinates decomposed once outside them: index divisions inside the k loop made the first
 // version of these kernels 3-4x slower on lavapipe.
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WX, WY)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
   let rows = P.n * P.oh * P.ow;
@@ -143,7 +148,7 @@ fn forward_direct(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   y[i] = acc;
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WX, WY)
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_id) lid: vec3u) {
   let rows = P.n * P.h * P.w;
@@ -194,7 +199,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   }
 }
 
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(WX, WY)
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_id) lid: vec3u) {
   let K = ksize();

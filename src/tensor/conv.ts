@@ -26,6 +26,22 @@ export function convOutSize(size: number, k: number, stride: number, pad: number
   return Math.floor((size + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
 }
 
+/**
+ * The tile shape for a rows x cols GEMM per group (kernels/conv2d.wgsl): of the 4·WY x 4·WX tiles
+ * with WX·WY = 64, the one that computes the fewest padded outputs (a near-square one on ties), and
+ * the workgroups it takes.
+ */
+function tiling(groups: number, rows: number, cols: number): { constants: Record<string, number>; workgroups: number } {
+  let best = { waste: Infinity, skew: Infinity, wx: 8, tiles: 0 };
+  for (let wx = 1; wx <= 64; wx *= 2) {
+    const [tr, tc] = [Math.ceil(rows / (4 * (64 / wx))), Math.ceil(cols / (4 * wx))];
+    const waste = tr * tc * 1024 - rows * cols;
+    const skew = Math.abs(Math.log2(wx / 8));
+    if (waste < best.waste || (waste === best.waste && skew < best.skew)) best = { waste, skew, wx, tiles: tr * tc };
+  }
+  return { constants: { WX: best.wx, WY: 64 / best.wx }, workgroups: groups * best.tiles };
+}
+
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
   requireF32(op, x, weight, ...(bias ? [bias] : []));
@@ -53,12 +69,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const params = () =>
     new Params().u32(n, c, h, w, oc, kh, kw, groups, oh, ow, sh, sw, ph, pw, dh, dw, bias ? 1 : 0, 0, 0, 0);
   const y = Tensor.empty([n, oc, oh, ow], 'f32', op);
-  const tiles = (rows: number, cols: number) => groups * Math.ceil(rows / 32) * Math.ceil(cols / 32);
   const direct = opts.kernel === 'direct';
+  const fwd = direct ? { constants: {}, workgroups: Math.ceil(y.size / 64) } : tiling(groups, n * oh * ow, oc / groups);
   engine.dispatch({
-    kernel: 'conv2d', entry: direct ? 'forward_direct' : 'forward', params: params(),
+    kernel: 'conv2d', entry: direct ? 'forward_direct' : 'forward', params: params(), ...fwd,
     buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
-    workgroups: direct ? Math.ceil(y.size / 64) : tiles(n * oh * ow, oc / groups),
   });
   const inputs = [x, weight, ...(bias ? [bias] : [])];
   return record(op, inputs, y, (g, [xs, ws], needs) => {
@@ -66,16 +81,16 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     if (needs[0]) {
       dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
       engine.dispatch({
-        kernel: 'conv2d', entry: 'backward_input', params: params(),
-        buffers: [g.buffer(op), ws!.buffer(op), dx.buffer(op)], workgroups: tiles(n * h * w, cg),
+        kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * w, cg),
+        buffers: [g.buffer(op), ws!.buffer(op), dx.buffer(op)],
       });
     }
     let dwt: Tensor | null = null;
     if (needs[1]) {
       dwt = Tensor.empty(ws!.shape, 'f32', `${op} backward`);
       engine.dispatch({
-        kernel: 'conv2d', entry: 'backward_weight', params: params(),
-        buffers: [g.buffer(op), null, xs!.buffer(op), dwt.buffer(op)], workgroups: tiles(oc / groups, cg * kh * kw),
+        kernel: 'conv2d', entry: 'backward_weight', params: params(), ...tiling(groups, oc / groups, cg * kh * kw),
+        buffers: [g.buffer(op), null, xs!.buffer(op), dwt.buffer(op)],
       });
     }
     return [dx, dwt, ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : [])];
