@@ -3,15 +3,15 @@
 // GFLOP/s against the adapter's FMA ceiling measured in the same run. The sequential evaluator is
 // timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
 // on which points); results of the two are compared on the sample before anything is reported.
-// Usage: npx tsx bench/landscape.ts [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-import { add, batchedEvaluator, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+// Usage: npx tsx bench/landscape.ts [--models mlp,cnn,vit-tiny,resnet8] [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
+import { adaptiveAvgPool2d, add, batchedEvaluator, relu, ResNet, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
 const grids = arg('grids', '21,51').split(',').map(Number);
 const seqPoints = Number(arg('seq-points', '3'));
 const seconds = Number(arg('seconds', '20'));
-const models = arg('models', 'mlp,cnn,vit-tiny').split(',');
+const models = arg('models', 'mlp,cnn,vit-tiny,resnet8').split(',');
 
 const engine = await init();
 console.log(`adapter: ${describe(engine)}`);
@@ -25,6 +25,9 @@ function forwardFlops(name: string): number {
     case 'mlp': return 2 * (784 * 128 + 128 * 10);
     case 'cnn': return 2 * (28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 64 + 64 * 10);
     case 'vit-tiny': return 2 * (16 * 64 * 49 + 4 * (17 * 64 * 192 + 2 * 17 * 17 * 64 + 17 * 64 * 64 + 2 * 17 * 64 * 128) + 64 * 10);
+    // stem 1->16 at 28x28; stages of one block: 16ch at 28x28, 32ch at 14x14 and 64ch at 7x7 (each a
+    // strided conv, a conv and a 1x1 shortcut); fc
+    case 'resnet8': return 2 * (784 * 16 * 9 + 2 * 784 * 16 * 16 * 9 + 196 * 32 * (16 * 9 + 32 * 9 + 16) + 49 * 64 * (32 * 9 + 64 * 9 + 32) + 64 * 10);
     default: return NaN;
   }
 }
@@ -104,6 +107,13 @@ process.exit(0);
 /** A model's forward as named steps, for profiling. */
 function layerParts(model: Layer): Array<[string, (x: Tensor) => Tensor]> {
   if (model instanceof MLP) return model.layers.layers.map((l, i) => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]);
+  if (model instanceof ResNet) {
+    return [
+      ['stem', (x) => relu(model.bn1.forward(model.conv1.forward(x)))],
+      ...model.stages.flat().map((blk, i): [string, (x: Tensor) => Tensor] => [`block${i}`, (x) => blk.forward(x)]),
+      ['pool+fc', (x) => model.fc.forward(reshape(adaptiveAvgPool2d(x, 1), [x.shape[0]!, -1]))],
+    ];
+  }
   if (model instanceof CNN) {
     return [...model.features.layers, ...model.classifier.layers].map((l, i) => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]);
   }

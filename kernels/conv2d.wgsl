@@ -17,13 +17,17 @@
 
 override WX: u32 = 8; // invocations along the tile's columns
 override WY: u32 = 8; // and rows; WX·WY = 64
+// forward with POOL: the output is the 2x2/2 max-pool (floor mode) of the convolution, then ReLU if
+// P.relu: each invocation's 4 rows are one pooled pixel's window instead of 4 consecutive pixels, so
+// the full-size output is never written (inference only: no backward keeps the window's argmax)
+override POOL: bool = false;
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
   oc: u32, kh: u32, kw: u32, groups: u32,
   oh: u32, ow: u32, stride_h: u32, stride_w: u32,
   pad_h: u32, pad_w: u32, dil_h: u32, dil_w: u32,
-  has_bias: u32, _p0: u32, _p1: u32, _p2: u32,
+  has_bias: u32, relu: u32, _p1: u32, _p2: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 // forward: x, w, bias -> y
@@ -63,14 +67,15 @@ fn x_at(g: u32, pix: u32, kk: u32) -> f32 {
 
 struct Tile { g: u32, row0: u32, col0: u32, live: bool }
 
-// Which 4·WY x 4·WX tile of which group this workgroup computes, and this invocation's 4x4 corner.
-fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32) -> Tile {
-  let tr = (rows + 4u * WY - 1u) / (4u * WY);
+// Which rb·WY x 4·WX tile of which group this workgroup computes, and this invocation's corner.
+// rb: rows per invocation (4, or 1 for a pooled forward)
+fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32, rb: u32) -> Tile {
+  let tr = (rows + rb * WY - 1u) / (rb * WY);
   let tc = (cols + 4u * WX - 1u) / (4u * WX);
   let wg = wid.y * nwg.x + wid.x;
   let g = wg / (tr * tc);
   let t = wg % (tr * tc);
-  let row0 = (t / tc) * 4u * WY + lid.y * 4u;
+  let row0 = (t / tc) * rb * WY + lid.y * rb;
   let col0 = (t % tc) * 4u * WX + lid.x * 4u;
   return Tile(g, row0, col0, g < P.groups && row0 < rows && col0 < cols);
 }
@@ -82,16 +87,29 @@ fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32) -> Tile {
 @compute @workgroup_size(WX, WY)
 fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
-  let rows = P.n * P.oh * P.ow;
-  let t = tile_of(wid, nwg, lid, rows, ocg());
+  let pw = P.ow / 2u;
+  let ph = P.oh / 2u;
+  let rows = select(P.n * P.oh * P.ow, P.n * ph * pw, POOL);
+  let t = tile_of(wid, nwg, lid, rows, ocg(), select(4u, 1u, POOL));
   if (!t.live) { return; }
   let K = ksize();
-  let pix = min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u));
   let oc = t.g * ocg() + min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
+  // the block's 4 output pixels (n, oh, ow): consecutive ones, or one pooled pixel's 2x2 window
+  var owv: vec4u;
+  var ohv: vec4u;
+  var nv: vec4u;
+  if (POOL) {
+    let q = t.row0;
+    owv = 2u * (q % pw) + vec4u(0u, 1u, 0u, 1u);
+    ohv = 2u * ((q / pw) % ph) + vec4u(0u, 0u, 1u, 1u);
+    nv = vec4u(q / (pw * ph));
+  } else {
+    let pix = min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(rows - 1u));
+    owv = pix % P.ow;
+    ohv = (pix / P.ow) % P.oh;
+    nv = pix / (P.ow * P.oh);
+  }
   // per pixel: offset of (n, first channel of the group) in x, and the window's top-left corner
-  let owv = pix % P.ow;
-  let ohv = (pix / P.ow) % P.oh;
-  let nv = pix / (P.ow * P.oh);
   let plane = P.h * P.w;
   let xbase = (nv * P.c + t.g * cg()) * plane;
   let ih0 = vec4i(ohv * P.stride_h) - i32(P.pad_h);
@@ -119,6 +137,16 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   }
   var bv = vec4f(0.0);
   if (P.has_bias == 1u) { bv = vec4f(bias[oc.x], bias[oc.y], bias[oc.z], bias[oc.w]); }
+  if (POOL) {
+    // the bias is the same across the window, so it is added after the max; ReLU commutes with it
+    var m = max(max(acc[0], acc[1]), max(acc[2], acc[3])) + bv;
+    if (P.relu == 1u) { m = max(m, vec4f(0.0)); }
+    let s = t.row0 % (ph * pw);
+    for (var j = 0u; j < 4u; j++) {
+      if (t.col0 + j < ocg()) { y[(nv.x * P.oc + oc[j]) * ph * pw + s] = m[j]; }
+    }
+    return;
+  }
   for (var i = 0u; i < 4u; i++) {
     let p = t.row0 + i;
     if (p >= rows) { break; }
@@ -152,7 +180,7 @@ fn forward_direct(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_id) lid: vec3u) {
   let rows = P.n * P.h * P.w;
-  let t = tile_of(wid, nwg, lid, rows, cg());
+  let t = tile_of(wid, nwg, lid, rows, cg(), 4u);
   if (!t.live) { return; }
   let K = ksize();
   let taps = P.kh * P.kw;
@@ -203,7 +231,7 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_id) lid: vec3u) {
   let K = ksize();
-  let t = tile_of(wid, nwg, lid, ocg(), K);
+  let t = tile_of(wid, nwg, lid, ocg(), K, 4u);
   if (!t.live) { return; }
   let oc = t.g * ocg() + min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
   let kk = min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(K - 1u));

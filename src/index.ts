@@ -36,6 +36,7 @@ export * from './nn/idx.js';
 export * from './nn/train.js';
 export * from './landscape/directions.js';
 export * from './landscape/evaluate.js';
+export * from './landscape/batched.js';
 export * from './landscape/plans.js';
 export * from './landscape/surface.js';
 export * from './landscape/run.js';

@@ -1,7 +1,9 @@
 import { describe, it } from 'vitest';
 import * as L from '../src/index.js';
 import { gradCheck } from './gradcheck.js';
+import { expectClose, randomPair } from './helpers.js';
 import * as A from './ref-autograd.js';
+import * as R from './reference.js';
 import type { ConvArgs } from './reference.js';
 
 // a small grid over every padding / stride / dilation / groups combination, on odd sizes
@@ -53,5 +55,26 @@ describe('conv2d forward and gradients against float64', () => {
       what: 'conv2d direct', shapes: [[2, 5, 9, 9], [7, 5, 3, 3], [7]],
       gpu: (x, w, b) => L.conv2d(x, w, b, { ...a, kernel: 'direct' }), ref: (x, w, b) => A.conv2d(x, w, b, a),
     });
+  });
+
+  it('conv2dPool2 (inference): ReLU of the 2x2/2 max-pool of the convolution, odd sizes and groups', async () => {
+    const cases: Array<[ConvArgs, number[], number[], boolean]> = [
+      [{ stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }, [3, 1, 13, 9], [8, 1, 3, 3], true], // odd output: floor mode
+      [{ stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 5 }, [2, 10, 14, 14], [35, 2, 3, 3], true],
+      [{ stride: [2, 1], padding: [0, 2], dilation: [1, 2], groups: 1 }, [1, 3, 11, 7], [37, 3, 3, 3], false],
+      [{ stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, [1, 2, 3, 2], [1, 2, 2, 1], true], // one window
+    ];
+    for (const [a, xs, ws, relu] of cases) {
+      const [x, rx] = randomPair(xs);
+      const [w, rw] = randomPair(ws);
+      const [b, rb] = randomPair([ws[0]!]);
+      const conv = R.conv2d(rx, rw, rb, a);
+      const data: number[] = [];
+      const shape = R.poolWindows(conv.shape, { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }, (_, idx) => {
+        const m = Math.max(...idx.map((i) => conv.data[i]!));
+        data.push(relu ? Math.max(m, 0) : m);
+      });
+      await expectClose(L.conv2dPool2(x, w, b, a, relu), R.ref(shape, data), 1e-5, `conv2dPool2 ${xs} ${ws} relu=${relu}`);
+    }
   });
 });

@@ -75,11 +75,11 @@ describe('landscape evaluation', () => {
     labels: Int32Array.from({ length: n }, (_, i) => i % classes),
   });
 
-  /** Both evaluators on a 3x3 grid: losses within 1e-5 relative, accuracies within one sample. */
-  async function expectAgree(model: L.Layer, data: L.Dataset, batchSize: number, d2Opts: Partial<L.DirectionOptions> = {}) {
+  /** Both evaluators on a 3x3 grid: losses within 1e-5 relative, accuracies within one sample (d₂ null: a line). */
+  async function expectAgree(model: L.Layer, data: L.Dataset, batchSize: number, d2Opts: Partial<L.DirectionOptions> | null = {}) {
     const flat = L.FlatParameters.of(model);
     const d1 = L.randomDirection(flat, { seed: 21 });
-    const d2 = L.randomDirection(flat, { seed: 22, ...d2Opts });
+    const d2 = d2Opts && L.randomDirection(flat, { seed: 22, ...d2Opts });
     const set = L.prepareEvalSet(data, batchSize);
     const points = grid(3, -0.5, 0.5);
     const seq = await L.evaluateSequential(model, flat, d1, d2, points, set);
@@ -90,9 +90,27 @@ describe('landscape evaluation', () => {
     });
   }
 
-  it('batched and sequential agree on a CNN (stacked convolutions as grouped convolutions)', async () => {
-    await expectAgree(new L.CNN({ kind: 'cnn', imageSize: 8, channels: 1, widths: [3, 4], hidden: 6, classes: 3 }, 2), images(41, 3), 16);
+  it('batched and sequential agree on a CNN (shared first conv fused with ReLU and pool; grouped convolutions), on a plane and a line', async () => {
+    const cnn = () => new L.CNN({ kind: 'cnn', imageSize: 8, channels: 1, widths: [3, 4], hidden: 6, classes: 3 }, 2);
+    await expectAgree(cnn(), images(41, 3), 16);
+    await expectAgree(cnn(), images(23, 3), 8, null);
   });
+
+  /** Random running statistics, so that eval-mode BatchNorm is not the identity. */
+  async function randomizeStats(model: L.Layer) {
+    for (const [name, t] of model.namedBuffers()) {
+      if (name.endsWith('running_mean')) L.assign(t, L.fromArray(Float32Array.from({ length: t.size }, () => rng() - 0.5)));
+      if (name.endsWith('running_var')) L.assign(t, L.fromArray(Float32Array.from({ length: t.size }, () => 0.5 + rng())));
+    }
+  }
+
+  for (const stem of ['cifar', 'imagenet'] as const) {
+    it(`batched and sequential agree on a ResNet (${stem} stem; eval-mode BatchNorm folded into the shared first conv, then per point)`, async () => {
+      const net = new L.ResNet({ kind: 'resnet', blocks: [1, 1], widths: [4, 6], channels: 1, classes: 3, stem }, 3);
+      await randomizeStats(net);
+      await expectAgree(net, images(29, 3), 16, { oneD: 'keep' }); // d₂ moves the BatchNorm weights and biases too
+    });
+  }
 
   it('batched and sequential agree on a ViT (stacked blocks, attention over points x batch x heads)', async () => {
     const vit = new L.ViT({ ...L.VIT_DEFAULTS, imageSize: 8, patchSize: 4, width: 16, depth: 2, heads: 2, classes: 4 }, 4);
@@ -150,10 +168,10 @@ describe('landscape evaluation', () => {
   });
 
   it('refuses models it has no stacked form for, pointing to the sequential evaluator', async () => {
-    const model = L.createModel(L.presetConfig('resnet8'));
+    const model = new L.Sequential(new L.Flatten(), new L.Linear(64, 3, new L.Generator(1)));
     const flat = L.FlatParameters.of(model);
     const d = L.randomDirection(flat, { seed: 1 });
-    const set = L.prepareEvalSet(L.take(L.mnist('test'), 4), 4);
-    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/supports MLP, CNN and ViT models so far \(got ResNet\); use the sequential evaluator/);
+    const set = L.prepareEvalSet(images(4, 3), 4);
+    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/supports MLP, CNN, ResNet and ViT models \(got Sequential\); use the sequential evaluator/);
   });
 });

@@ -10,9 +10,11 @@ import { fashionMnist, mnist, take } from '../nn/data.js';
 import { FlatParameters } from '../nn/flat.js';
 import { createModel } from '../nn/models.js';
 import { CNN, MLP } from '../nn/simple.js';
+import { ResNet } from '../nn/resnet.js';
 import { ViT } from '../nn/vit.js';
 import { loadDirection, orthogonalize, randomDirection, saveDirection, type Normalization } from '../landscape/directions.js';
-import { batchedEvaluator, evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
+import { batchedEvaluator } from '../landscape/batched.js';
+import { evaluateSequential, prepareEvalSet } from '../landscape/evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from '../landscape/plans.js';
 import { mergePartials, parseShard, readPartial, runLandscape } from '../landscape/run.js';
 import { sha256, surfaceCsv, surfaceVtk, type SurfaceFile } from '../landscape/surface.js';
@@ -147,7 +149,11 @@ export function landscapeCommand(): Command {
       }
       const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
       const set = prepareEvalSet(testSet, o.batchSize);
-      const batched = o.batchNorm === 'eval' && (o.evaluator === 'batched' || (o.evaluator === 'auto' && (model instanceof MLP || model instanceof CNN || model instanceof ViT)));
+      if (o.evaluator === 'batched' && o.batchNorm === 'recalibrate') {
+        throw new Error('--evaluator batched runs BatchNorm with running statistics; --batch-norm recalibrate needs --evaluator sequential (or auto)');
+      }
+      const stackable = model instanceof MLP || model instanceof CNN || model instanceof ViT || model instanceof ResNet;
+      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && o.batchNorm === 'eval' && stackable);
       const calibration = o.batchNorm === 'recalibrate' ? prepareEvalSet(take(o.dataset === 'mnist' ? mnist('train') : fashionMnist('train'), o.calibration), o.batchSize) : undefined;
       // the batched evaluator keeps its shared first-layer products across the run's chunks
       const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set) : null;

@@ -122,6 +122,11 @@ export class BatchNorm2d extends Layer {
     });
   }
 
+  readonly weight = () => this.own('weight');
+  readonly bias = () => this.own('bias');
+  readonly runningMean = () => this.own('running_mean');
+  readonly runningVar = () => this.own('running_var');
+
   /** Forgets the running statistics (mean 0, variance 1), as torch's reset_running_stats(). */
   resetRunningStats(): void {
     assign(this.own('running_mean'), zeros([this.features]));

@@ -27,23 +27,23 @@ export function convOutSize(size: number, k: number, stride: number, pad: number
 }
 
 /**
- * The tile shape for a rows x cols GEMM per group (kernels/conv2d.wgsl): of the 4·WY x 4·WX tiles
- * with WX·WY = 64, the one that computes the fewest padded outputs (a near-square one on ties), and
- * the workgroups it takes.
+ * The tile shape for a rows x cols GEMM per group (kernels/conv2d.wgsl): of the rb·WY x 4·WX tiles
+ * with WX·WY = 64 (rb rows per invocation), the one that computes the fewest padded outputs (a
+ * near-square one on ties), and the workgroups it takes.
  */
-function tiling(groups: number, rows: number, cols: number): { constants: Record<string, number>; workgroups: number } {
+function tiling(groups: number, rows: number, cols: number, rb = 4): { constants: Record<string, number>; workgroups: number } {
   let best = { waste: Infinity, skew: Infinity, wx: 8, tiles: 0 };
   for (let wx = 1; wx <= 64; wx *= 2) {
-    const [tr, tc] = [Math.ceil(rows / (4 * (64 / wx))), Math.ceil(cols / (4 * wx))];
-    const waste = tr * tc * 1024 - rows * cols;
+    const [tr, tc] = [Math.ceil(rows / (rb * (64 / wx))), Math.ceil(cols / (4 * wx))];
+    const waste = tr * tc * rb * 256 - rows * cols;
     const skew = Math.abs(Math.log2(wx / 8));
     if (waste < best.waste || (waste === best.waste && skew < best.skew)) best = { waste, skew, wx, tiles: tr * tc };
   }
   return { constants: { WX: best.wx, WY: 64 / best.wx }, workgroups: groups * best.tiles };
 }
 
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const op = 'conv2d';
+/** The checked geometry of a convolution, and its kernel parameters (kernels/conv2d.wgsl's Params). */
+function geometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions, relu = false) {
   requireF32(op, x, weight, ...(bias ? [bias] : []));
   const [sh, sw] = pair(opts.stride ?? 1);
   const [ph, pw] = pair(opts.padding ?? 0);
@@ -65,9 +65,34 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   if (oh < 1 || ow < 1) {
     throw new Error(`${op}: kernel ${kh}x${kw} (dilation ${dh}x${dw}) does not fit input ${h}x${w} with padding ${ph}x${pw}`);
   }
-  const engine = getEngine();
   const params = () =>
-    new Params().u32(n, c, h, w, oc, kh, kw, groups, oh, ow, sh, sw, ph, pw, dh, dw, bias ? 1 : 0, 0, 0, 0);
+    new Params().u32(n, c, h, w, oc, kh, kw, groups, oh, ow, sh, sw, ph, pw, dh, dw, bias ? 1 : 0, relu ? 1 : 0, 0, 0);
+  return { n, c, h, w, oc, cg, kh, kw, oh, ow, groups, params };
+}
+
+/**
+ * Inference only (no gradient): ReLU (if asked) of the 2x2/2 max-pool (floor mode) of conv2d(x,
+ * weight, bias), in one kernel that never writes the full-size convolution. ReLU commutes with the
+ * max, so this is also max-pool of ReLU, the order of a conv-ReLU-pool stack.
+ */
+export function conv2dPool2(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions, relu: boolean): Tensor {
+  const op = 'conv2dPool2';
+  const { n, oc, oh, ow, groups, params } = geometry(op, x, weight, bias, opts, relu);
+  const [ph, pw] = [Math.floor(oh / 2), Math.floor(ow / 2)];
+  if (ph < 1 || pw < 1) throw new Error(`${op}: a ${oh}x${ow} convolution output has no 2x2 window`);
+  const y = Tensor.empty([n, oc, ph, pw], 'f32', op);
+  const tiles = tiling(groups, n * ph * pw, oc / groups, 1);
+  getEngine().dispatch({
+    kernel: 'conv2d', entry: 'forward', params: params(), constants: { ...tiles.constants, POOL: 1 }, workgroups: tiles.workgroups,
+    buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
+  });
+  return y;
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const { n, h, w, oc, cg, kh, kw, oh, ow, groups, params } = geometry(op, x, weight, bias, opts);
+  const engine = getEngine();
   const y = Tensor.empty([n, oc, oh, ow], 'f32', op);
   const direct = opts.kernel === 'direct';
   const fwd = direct ? { constants: {}, workgroups: Math.ceil(y.size / 64) } : tiling(groups, n * oh * ow, oc / groups);

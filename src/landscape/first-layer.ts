@@ -1,0 +1,91 @@
+// The batched evaluator's first layer, linear in θ: f(X; W₀ + αD₁ + βD₂) = f(X; W₀) + α·f(X; D₁) +
+// β·f(X; D₂). The products are computed once per batch of data and shared by every point (kept across
+// chunks when they fit the budget); per point only a combination is left (kernels/landscape.wgsl).
+import { Params } from '../gpu/params.js';
+import { add, div, mul, sqrt, sub } from '../tensor/elementwise.js';
+import { zeros } from '../tensor/creation.js';
+import { conv2d, convOutSize, pair } from '../tensor/conv.js';
+import { concat, reshape } from '../tensor/layout.js';
+import { launchPerItem } from '../tensor/launch.js';
+import { matmul } from '../tensor/matmul.js';
+import { getEngine } from '../tensor/runtime.js';
+import { keep, tidy } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { BatchNorm2d, Conv2d, type Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import type { StackedParam } from './stacked.js';
+
+const b = (t: Tensor) => t.buffer('landscape combine');
+
+/** The shared products of one batch: [base, p1, p2] for a Linear; one [B, S·C, H, W] conv for a Conv2d. */
+export type Products = Tensor[];
+
+/** Products of x with θ's first-layer weight and the directions' (d₂ optional), each kept. */
+export function firstProducts(first: Linear | Conv2d, x: Tensor, dirs: Tensor[]): Products {
+  return tidy(() => {
+    if (first instanceof Linear) {
+      const rows = reshape(x, [x.shape[0]!, -1]);
+      return [first.weight(), ...dirs].map((m) => keep(matmul(rows, m, { transB: true })));
+    }
+    // one convolution with the weights stacked on output channels: [B, S·C, H, W]
+    return [keep(conv2d(x, concat([first.weight(), ...dirs], 0), null, first.opts))];
+  });
+}
+
+/** y[k] = base + α_k·p1 + β_k·p2 + bias_k (ReLU'd if asked), [K, rows·F], for a first Linear. */
+export function combineDense(products: Products, alpha: Tensor, beta: Tensor, bias: Tensor | null, k: number, reluAfter: boolean): Tensor {
+  const [base, p1, p2] = products as [Tensor, Tensor, Tensor | undefined];
+  const n = base.size;
+  const y = Tensor.empty([k, n], 'f32', 'landscape combine');
+  const params = new Params().u32(k, n, base.shape.at(-1)!, (p2 ? 1 : 0) | (bias ? 2 : 0) | (reluAfter ? 4 : 0));
+  launchPerItem(getEngine(), 'landscape', 'combine', k * n, params, [b(base), b(p1), b(p2 ?? p1), b(alpha), b(beta), b(bias ?? base), b(y)]);
+  return y;
+}
+
+/** What a first Conv2d's combination absorbs from the layers after it: [BatchNorm2d] [ReLU] [MaxPool2d], each optional. */
+export interface ConvTail {
+  bn: BatchNorm2d | null;
+  relu: boolean;
+  pool: MaxPool2d | null;
+  /** how many layers after the conv it absorbs */
+  length: number;
+}
+
+export function convTail(layers: readonly Layer[], at: number): ConvTail {
+  let i = at;
+  const bn = layers[i] instanceof BatchNorm2d ? (layers[i++] as BatchNorm2d) : null;
+  const relu = layers[i] instanceof ReLU ? (i++, true) : false;
+  const pool = layers[i] instanceof MaxPool2d ? (layers[i++] as MaxPool2d) : null;
+  return { bn, relu, pool, length: i - at };
+}
+
+/**
+ * A first Conv2d's output at K points, through its tail, in the image layout [B, K·C, OH, OW]: the
+ * shared conv products combined per point with the conv bias and an eval-mode BatchNorm folded into
+ * a per-point channel affine, then ReLU and max-pool, in one pass.
+ */
+export function combineImage(conv: Conv2d, tail: ConvTail, products: Products, alpha: Tensor, beta: Tensor, k: number, stacked: StackedParam): Tensor {
+  const prod = products[0]!;
+  const [n, sc, h, w] = prod.shape as [number, number, number, number];
+  const c = conv.outChannels;
+  const two = sc === 3 * c;
+  // scale and shift are made here and freed after the dispatch, except a stacked bias (the chunk's)
+  const { scale, shift, owned } = tidy(() => {
+    if (!tail.bn) return conv.bias ? { scale: null, shift: stacked(conv.bias()), owned: false } : { scale: null, shift: keep(zeros([k, c])), owned: true };
+    const bias = conv.bias ? stacked(conv.bias()) : zeros([k, c]);
+    // eval-mode BatchNorm of (conv + bias): scale = w/√(var + ε), shift = (bias − mean)·scale + b
+    const bn = tail.bn;
+    const s = div(stacked(bn.weight()), reshape(sqrt(add(bn.runningVar(), bn.eps)), [1, c]));
+    return { scale: keep(s), shift: keep(add(mul(sub(bias, reshape(bn.runningMean(), [1, c])), s), stacked(bn.bias()))), owned: true };
+  });
+  const win = tail.pool
+    ? { k: pair(tail.pool.kernel), s: pair(tail.pool.stride ?? tail.pool.kernel), p: pair(tail.pool.padding) }
+    : { k: [1, 1], s: [1, 1], p: [0, 0] };
+  const [oh, ow] = [convOutSize(h, win.k[0]!, win.s[0]!, win.p[0]!, 1), convOutSize(w, win.k[1]!, win.s[1]!, win.p[1]!, 1)];
+  const y = Tensor.empty([n, k * c, oh, ow], 'f32', 'landscape combine');
+  const flags = (two ? 1 : 0) | (scale ? 2 : 0) | (tail.relu ? 4 : 0);
+  const params = new Params().u32(n, k, c, h, w, oh, ow, win.k[0]!, win.k[1]!, win.s[0]!, win.s[1]!, win.p[0]!, win.p[1]!, flags, 0, 0);
+  launchPerItem(getEngine(), 'landscape', 'combine_pooled', y.size, params, [b(prod), b(scale ?? shift), b(shift), b(alpha), b(beta), null, b(y)]);
+  scale?.dispose();
+  if (owned) shift.dispose();
+  return y;
+}

@@ -1,0 +1,101 @@
+// Stacked forms of layers for the batched landscape evaluator: K points' weights side by side, so one
+// kernel call runs a layer for every point. Two activation layouts:
+//   dense [K, B, F]:       points outermost, so a stacked Linear is one batched matmul;
+//   image [B, K·C, H, W]:  points as channel groups, so a stacked Conv2d is one grouped convolution
+//                          (K times the groups), a BatchNorm one call over K·C channels, and pooling
+//                          and activations need nothing new.
+// `stacked(p)` gives parameter p at every point of the chunk, [K, ...p.shape].
+import { add, gelu, mul, relu } from '../tensor/elementwise.js';
+import { attention } from '../tensor/attention.js';
+import { batchNorm2d } from '../tensor/batchnorm.js';
+import { conv2d, conv2dPool2 } from '../tensor/conv.js';
+import { broadcastTo, concat, permute, reshape, slice } from '../tensor/layout.js';
+import { matmul } from '../tensor/matmul.js';
+import { layerNorm } from '../tensor/norm.js';
+import { adaptiveAvgPool2d } from '../tensor/pool.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { BatchNorm2d, Conv2d, LayerNorm, Linear } from '../nn/layers.js';
+import type { ResNet } from '../nn/resnet.js';
+import type { ViT } from '../nn/vit.js';
+
+export type Stacked = { layout: 'dense' | 'image'; t: Tensor };
+export type StackedParam = (p: Tensor) => Tensor;
+
+/** A Linear layer on dense activations [K, ..., F] (the rows of each point folded into one matmul). */
+export function stackedLinear(x: Tensor, l: Linear, kk: number, stacked: StackedParam): Tensor {
+  const f = x.shape.at(-1)!;
+  const y = matmul(reshape(x, [kk, -1, f]), stacked(l.weight()), { transB: true });
+  const out = l.bias ? add(y, reshape(stacked(l.bias()), [kk, 1, -1])) : y;
+  return reshape(out, [...x.shape.slice(0, -1), l.outFeatures]);
+}
+
+/**
+ * A Conv2d on image activations [B, K·C, H, W]: each point's channels are their own groups. With
+ * `pool`, fused with the 2x2/2 max-pool (and ReLU) that follows it (conv2dPool2).
+ */
+export function stackedConv(x: Tensor, l: Conv2d, kk: number, stacked: StackedParam, pool: { relu: boolean } | null = null): Tensor {
+  const w = reshape(stacked(l.weight()), [-1, ...l.weight().shape.slice(1)]);
+  const bias = l.bias ? reshape(stacked(l.bias()), [-1]) : null;
+  const opts = { ...l.opts, groups: (l.opts.groups ?? 1) * kk };
+  return pool ? conv2dPool2(x, w, bias, opts, pool.relu) : conv2d(x, w, bias, opts);
+}
+
+/** An eval-mode BatchNorm2d on image activations: the points' affine parameters, the shared running statistics. */
+export function stackedBatchNorm(x: Tensor, bn: BatchNorm2d, kk: number, stacked: StackedParam): Tensor {
+  const tile = (t: Tensor) => reshape(broadcastTo(reshape(t, [1, -1]), [kk, bn.features]), [-1]);
+  return batchNorm2d(x, {
+    weight: reshape(stacked(bn.weight()), [-1]), bias: reshape(stacked(bn.bias()), [-1]),
+    runningMean: tile(bn.runningMean()), runningVar: tile(bn.runningVar()), training: false, eps: bn.eps,
+  });
+}
+
+/** Image activations [B, K·C, H, W] as dense [K, B, C·H·W] (torch's flatten order per point). */
+export function imageToDense(x: Tensor, b: number, kk: number): Tensor {
+  return reshape(permute(reshape(x, [b, kk, -1]), [1, 0, 2]), [kk, b, -1]);
+}
+
+/**
+ * A ResNet after its stem (conv1, bn1, ReLU and the ImageNet stem's max-pool, which the first-layer
+ * step has done): the basic blocks on image activations, global average pool, fc. Returns logits
+ * [K, B, classes].
+ */
+export function stackedResNetBody(net: ResNet, x: Tensor, b: number, kk: number, stacked: StackedParam): Tensor {
+  let h = x;
+  for (const stage of net.stages) {
+    for (const blk of stage) {
+      const y = relu(stackedBatchNorm(stackedConv(h, blk.conv1, kk, stacked), blk.bn1, kk, stacked));
+      const r = stackedBatchNorm(stackedConv(y, blk.conv2, kk, stacked), blk.bn2, kk, stacked);
+      const [conv, bn] = blk.downsample ? (blk.downsample.layers as [Conv2d, BatchNorm2d]) : [null, null];
+      h = relu(add(r, conv && bn ? stackedBatchNorm(stackedConv(h, conv, kk, stacked), bn, kk, stacked) : h));
+    }
+  }
+  return stackedLinear(imageToDense(adaptiveAvgPool2d(h, 1), b, kk), net.fc, kk, stacked);
+}
+
+/**
+ * A ViT after its patch embedding, for K points at once: tokens [K, B, T, W]; stacked Linear layers
+ * as batched matmuls over [K, B·T, ·]; LayerNorm's affine per point; attention over K·B·heads.
+ * Returns the logits [K, B, classes].
+ */
+export function stackedVitBody(vit: ViT, patches: Tensor, b: number, kk: number, stacked: StackedParam, named: Map<string, Tensor>): Tensor {
+  const c = vit.config;
+  const w = c.width;
+  const hd = w / c.heads;
+  const perPoint = (p: Tensor) => reshape(stacked(p), [kk, 1, 1, -1]); // [K, 1, 1, W] for broadcasting over B, T
+  const norm = (x: Tensor, ln: LayerNorm) => add(mul(layerNorm(x, null, null, ln.eps), perPoint(ln.weight())), perPoint(ln.bias()));
+  const linear = (x: Tensor, l: Linear) => stackedLinear(x, l, kk, stacked);
+  // [B, K·W, gh, gw] -> [K, B, patches, W]
+  let x = permute(reshape(patches, [b, kk, w, -1]), [1, 0, 3, 2]);
+  const cls = broadcastTo(reshape(stacked(named.get('cls_token')!), [kk, 1, 1, w]), [kk, b, 1, w]);
+  x = add(concat([cls, x], 2), reshape(stacked(named.get('pos_embed')!), [kk, 1, -1, w]));
+  const t = x.shape[2]!;
+  for (const blk of vit.blocks) {
+    const qkv = permute(reshape(linear(norm(x, blk.norm1), blk.attn.qkv), [kk * b, t, 3, c.heads, hd]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [kk * b, c.heads, t, hd])) as [Tensor, Tensor, Tensor];
+    const att = reshape(permute(attention(q, k, v), [0, 2, 1, 3]), [kk, b, t, w]);
+    x = add(x, linear(att, blk.attn.proj));
+    x = add(x, linear(gelu(linear(norm(x, blk.norm2), blk.mlp.fc1)), blk.mlp.fc2));
+  }
+  const pooled = slice(norm(x, vit.norm), [0, 0, 0], [kk, b, 1]); // the class token
+  return reshape(linear(pooled, vit.head), [kk, b, c.classes]);
+}
