@@ -4,12 +4,14 @@
 //   backward:        one invocation per row: with x̂ = (x − mean)·rstd and h = g ⊙ w,
 //                    dx = rstd · (h − mean(h) − x̂ · mean(h ⊙ x̂)).
 //   backward_params: one invocation per column: dw = Σ_rows g ⊙ x̂, db = Σ_rows g.
-// Without affine parameters the host binds w = ones (and ignores dw, db).
+// Without affine parameters the host binds w = ones (and ignores dw, db). With P.group > 0 (forward
+// only, inference), w and b are [rows / group, cols]: consecutive groups of rows have their own
+// affine parameters (the landscape evaluator's K points, each with its own LayerNorm weights).
 // Layout: contiguous f32; 2-D folded grids.
 
 override WG: u32 = 64;
 
-struct Params { rows: u32, cols: u32, eps: f32, _p: u32 }
+struct Params { rows: u32, cols: u32, eps: f32, group: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -42,7 +44,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   var q = 0.0;
   for (var j = 0u; j < P.cols; j++) { let d = x[base + j] - mu; q += d * d; }
   let rstd = inverseSqrt(q / n + P.eps);
-  for (var j = 0u; j < P.cols; j++) { y[base + j] = (x[base + j] - mu) * rstd * w[j] + b[j]; }
+  let wb = select(0u, (r / max(P.group, 1u)) * P.cols, P.group > 0u);
+  for (var j = 0u; j < P.cols; j++) { y[base + j] = (x[base + j] - mu) * rstd * w[wb + j] + b[wb + j]; }
   mean_out[r] = mu;
   rstd_out[r] = rstd;
 }

@@ -83,3 +83,18 @@ describe('dropout', () => {
     expect([...again]).toEqual([...v]); // same seed, same mask
   });
 });
+
+describe('layer norm with per-slice affine parameters (inference)', () => {
+  it('normalizes each row; slice k of the first axis uses weight and bias row k', async () => {
+    for (const [shape, eps] of [[[3, 5, 7, 33], 1e-6], [[1, 1, 4], 1e-5], [[4, 17, 64], 1e-6]] as Array<[number[], number]>) {
+      const [k, c] = [shape[0]!, shape.at(-1)!];
+      const [x, rx] = randomPair(shape, -2, 2);
+      const [w, rw] = randomPair([k, c]);
+      const [b, rb] = randomPair([k, c]);
+      const perSlice = [k, ...shape.slice(1, -1).map(() => 1), c];
+      const expected = A.layerNorm(new A.V(rx), new A.V(R.ref(perSlice, rw.data)), new A.V(R.ref(perSlice, rb.data)), eps).value;
+      await expectClose(L.layerNormPerSlice(x, w, b, eps), expected, 1e-5, `layerNormPerSlice ${shape}`);
+    }
+    expect(() => L.layerNormPerSlice(L.zeros([2, 3, 4]), L.zeros([3, 4]), L.zeros([2, 4]))).toThrow(/layerNormPerSlice: weight of shape \[3, 4\] for input \[2, 3, 4\] \(expects \[2, 4\]\)/);
+  });
+});

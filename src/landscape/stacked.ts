@@ -5,13 +5,13 @@
 //                          (K times the groups), a BatchNorm one call over K·C channels, and pooling
 //                          and activations need nothing new.
 // `stacked(p)` gives parameter p at every point of the chunk, [K, ...p.shape].
-import { add, gelu, mul, relu } from '../tensor/elementwise.js';
+import { add, gelu, relu } from '../tensor/elementwise.js';
 import { attention } from '../tensor/attention.js';
 import { batchNorm2d } from '../tensor/batchnorm.js';
 import { conv2d, conv2dPool2 } from '../tensor/conv.js';
 import { broadcastTo, concat, permute, reshape, slice } from '../tensor/layout.js';
 import { matmul } from '../tensor/matmul.js';
-import { layerNorm } from '../tensor/norm.js';
+import { layerNormPerSlice } from '../tensor/norm.js';
 import { adaptiveAvgPool2d } from '../tensor/pool.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { BatchNorm2d, Conv2d, LayerNorm, Linear } from '../nn/layers.js';
@@ -74,15 +74,15 @@ export function stackedResNetBody(net: ResNet, x: Tensor, b: number, kk: number,
 
 /**
  * A ViT after its patch embedding, for K points at once: tokens [K, B, T, W]; stacked Linear layers
- * as batched matmuls over [K, B·T, ·]; LayerNorm's affine per point; attention over K·B·heads.
+ * as batched matmuls over [K, B·T, ·]; LayerNorm with each point's affine in one kernel; attention
+ * over K·B·heads.
  * Returns the logits [K, B, classes].
  */
 export function stackedVitBody(vit: ViT, patches: Tensor, b: number, kk: number, stacked: StackedParam, named: Map<string, Tensor>): Tensor {
   const c = vit.config;
   const w = c.width;
   const hd = w / c.heads;
-  const perPoint = (p: Tensor) => reshape(stacked(p), [kk, 1, 1, -1]); // [K, 1, 1, W] for broadcasting over B, T
-  const norm = (x: Tensor, ln: LayerNorm) => add(mul(layerNorm(x, null, null, ln.eps), perPoint(ln.weight())), perPoint(ln.bias()));
+  const norm = (x: Tensor, ln: LayerNorm) => layerNormPerSlice(x, stacked(ln.weight()), stacked(ln.bias()), ln.eps);
   const linear = (x: Tensor, l: Linear) => stackedLinear(x, l, kk, stacked);
   // [B, K·W, gh, gw] -> [K, B, patches, W]
   let x = permute(reshape(patches, [b, kk, w, -1]), [1, 0, 3, 2]);

@@ -59,3 +59,25 @@ export function layerNorm(
   rstd.dispose();
   return out;
 }
+
+/**
+ * Inference only (no gradient): layer norm over the last axis of x [K, ..., C] with per-slice affine
+ * parameters weight, bias [K, C] (slice k of x uses row k), in one kernel.
+ */
+export function layerNormPerSlice(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
+  const op = 'layerNormPerSlice';
+  requireF32(op, x, weight, bias);
+  const [k, cols] = [x.shape[0]!, x.shape.at(-1)!];
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (x.rank < 2 || !sameShape(p.shape, [k, cols])) throw new Error(`${op}: ${name} of shape ${shapeString(p.shape)} for input ${shapeString(x.shape)} (expects [${k}, ${cols}])`);
+  }
+  const rows = x.size / cols;
+  const y = Tensor.empty(x.shape, 'f32', op);
+  const [mean, rstd] = [Tensor.empty([rows], 'f32', op), Tensor.empty([rows], 'f32', op)];
+  launchPerItem(getEngine(), 'layernorm', 'forward', rows, new Params().u32(rows, cols).f32(eps).u32(rows / k), [
+    x.buffer(op), weight.buffer(op), bias.buffer(op), y.buffer(op), mean.buffer(op), rstd.buffer(op),
+  ], {}, 64);
+  mean.dispose();
+  rstd.dispose();
+  return y;
+}
