@@ -2,10 +2,19 @@
 // the score matrix is never materialized. Q [BH, SQ, HD], K and V [BH, SK, HD], O [BH, SQ, HD],
 // LSE [BH, SQ] (the log-sum-exp of each score row, saved for backward), all contiguous f32; BH is
 // every leading axis (batch × heads) flattened. P.causal = 1 masks keys j > i.
-// Backward (FlashAttention-2, no atomics), recomputing P from the saved LSE:
+// Backward, recomputing P from the saved LSE once, key chunk by key chunk (no atomics):
 //   rowdot:      Dv[i] = dO_i · O_i
-//   backward_q:  per query row: dQ_i = scale · Σ_j P_ij (dO_i·V_j − Dv_i) K_j
-//   backward_kv: per key row:   dV_j = Σ_i P_ij dO_i,  dK_j = scale · Σ_i P_ij (dO_i·V_j − Dv_i) Q_i
+//   backward_kv: per key row j of the chunk [P.k0, P.k0 + P.kc), over every query i:
+//                dS_ij = scale · P_ij (dO_i·V_j − Dv_i),  dV_j = Σ_i P_ij dO_i,  dK_j = Σ_i dS_ij Q_i,
+//                and dS of the chunk to the scratch DS [BH, SQ, P.kc] (the chunk's keys contiguous)
+//   backward_q:  per query row, after backward_kv of the same chunk: dQ_i (+)= Σ_{j in chunk} dS_ij K_j
+//                (the first chunk stores, later ones add to what dQ holds)
+// The host runs the two per chunk; a chunk is about a quarter of the keys, so DS is about a quarter
+// of one score matrix. FlashAttention-2's split (one kernel per query block recomputing P and dP for
+// dQ, one per key block for dK and dV) recomputes them twice: 9 matmul-sized passes with the
+// forward, against 7 here plus writing and reading dS once (about a tenth of the backward's time,
+// measured by leaving it out). Partial dQ per key block instead would need a sum over the block's
+// invocations: WGSL has no float atomics, and that needs workgroup memory or subgroups.
 // Tiling, register-blocked like matmul v4-v6 (kernels/matmul.wgsl) and for the same reasons:
 //   - Each invocation owns 4 rows (queries in forward and backward_q, keys in backward_kv), held
 //     as vec4s over those rows: its row data live in private arrays of mat4x4f, element [c][e] =
@@ -17,14 +26,26 @@
 //   - Streamed rows are taken T at a time: T scores (vec4 over the invocation's rows) are computed
 //     with head dims in the outer loop, then masked and folded into the online softmax once per
 //     block (one rescale of the accumulators per T keys), then the T rows update the accumulators,
-//     again head dims outer. T is a small constant, unrolled, so the T score vectors and one 4x4
-//     block stay in registers. T = 8 ran no faster than 4 here and doubled pipeline creation
-//     (backward ~14 s vs ~5 s, cold, on a loaded 2-core lavapipe).
+//     again head dims outer. T is a small constant, unrolled. T = 8 against 4 (back to back, 2-core
+//     lavapipe): forward 15-20% faster at 1024, backward_kv 12-14%; T = 16 slower than both (more
+//     live values than registers). Cold pipeline creation grew with it: the backward entry points
+//     about 15.5 s against 12.4 s, forward about 3.5 s either way (back to back, loaded machine).
+//   - One product per loop over head dims: backward_kv computes scores, dO·V, dV and dK in four
+//     loops. Merging the two score loops, or the dV and dK updates, into one loop (fewer loads
+//     and private-array reads) was 15-35% slower: the live values no longer fit in registers.
+//     Keeping the streamed Q and dO rows of a block in a private array for reuse, instead of
+//     loading them again, was about 20% slower: private arrays with a loop index cost more than
+//     loads whose address is the same for the whole workgroup. Workgroups of 8 or 32 invocations
+//     ran no differently from 16 (4 was slower: fewer than llvmpipe's 8 SIMD lanes).
+//   - backward_q reads dS as vec4s of 4 keys per row (DS's rows are per query) and keeps dQ across
+//     chunks in its buffer, read and written as vec4s when HD is a multiple of 4.
 //   - No workgroup memory and no barriers, so no tile has to fit maxComputeWorkgroupStorageSize.
 //   - HD and the causal flag are uniforms, not override constants: one pipeline per entry point
 //     serves every head dim (loops over head dims run to P.hd4 and are not unrolled). Cold
 //     pipeline creation on lavapipe (2 cores, load-dependent): forward 1.2-2.6 s, the three
-//     backward entry points 4-11 s together; previously ~2 s and ~17 s per (HD, CAUSAL) pair.
+//     backward entry points 4-11 s together (with T = 4); previously ~2 s and ~17 s per (HD, CAUSAL)
+//     pair. The head dims as an override constant (loop bound known) measured 0-10% faster, the
+//     most at HD 32: not worth a pipeline set per head dim.
 //     Only VEC4 is specialized: with HD a multiple of 4, rows are read through the vec4 views;
 //     otherwise component by component from the same views, dims past HD reading as 0.
 //   - Per-block arrays (scores) are zeroed by an explicit loop, not by their declaration: the
@@ -35,12 +56,13 @@
 // at4() below takes a pointer to a storage array (WGSL language feature, in Chrome/Dawn since 123).
 requires unrestricted_pointer_parameters;
 
-const T = 4u;            // streamed rows per block
+const T = 8u;            // streamed rows per block; a multiple of 4 (backward_q reads dS 4 keys a
+                         // vec4) dividing 4·WG (chunks are whole workgroup blocks of keys)
 const MAX_C = 32u;       // head dims / 4: MAX_HD = 128 (private arrays need a constant size)
 override WG: u32 = 16;   // invocations per workgroup, each 4 rows
 override VEC4: bool = true;
 
-struct Params { bh: u32, sq: u32, sk: u32, scale: f32, neg_inf: f32, hd: u32, hd4: u32, causal: u32 }
+struct Params { bh: u32, sq: u32, sk: u32, scale: f32, neg_inf: f32, hd: u32, hd4: u32, causal: u32, k0: u32, kc: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> q4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> k4: array<vec4f>;
@@ -53,9 +75,11 @@ struct Params { bh: u32, sq: u32, sk: u32, scale: f32, neg_inf: f32, hd: u32, hd
 @group(0) @binding(6) var<storage, read> d_o4: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> dv_row: array<f32>;
 @group(0) @binding(7) var<storage, read> dv_in: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dq: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dq4: array<vec4f>;
 @group(0) @binding(8) var<storage, read_write> dk: array<f32>;
 @group(0) @binding(9) var<storage, read_write> dvv: array<f32>;
+@group(0) @binding(10) var<storage, read_write> ds_out: array<vec4f>;
+@group(0) @binding(10) var<storage, read> ds_in: array<vec4f>;
 
 // Head dims 4c .. 4c+3 of flattened row `row` of one of Q, K, V, dO (zero past HD). One function for
 // the four bindings: a pointer parameter into storage needs WGSL's unrestricted_pointer_parameters.
@@ -184,75 +208,13 @@ fn rowdot(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
 }
 
 @compute @workgroup_size(WG)
-fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-              @builtin(local_invocation_index) lid: u32) {
-  let blk = block(wid, nwg, P.sq);
-  let bh = blk.x;
-  if (bh >= P.bh) { return; }
-  let i0 = blk.y + 4u * lid;
-  let rows = min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sq - 1u));
-  let qb = bh * P.sq;
-  let kb = bh * P.sk;
-  var qr: array<mat4x4f, MAX_C>;
-  var dor: array<mat4x4f, MAX_C>;
-  var acc: array<mat4x4f, MAX_C>;
-  for (var c = 0u; c < P.hd4; c++) {
-    qr[c] = rows4(&q4, qb, rows, c) * P.scale;
-    dor[c] = rows4(&d_o4, qb, rows, c);
-    acc[c] = mat4x4f();
-  }
-  let li = vec4f(lse_in[qb + rows.x], lse_in[qb + rows.y], lse_in[qb + rows.z], lse_in[qb + rows.w]);
-  let di = vec4f(dv_in[qb + rows.x], dv_in[qb + rows.y], dv_in[qb + rows.z], dv_in[qb + rows.w]);
-  var jend = P.sk;
-  if (P.causal != 0u) { jend = min(P.sk, blk.y + 4u * WG); }
-  for (var j0 = 0u; j0 < jend; j0 += T) {
-    var kr: array<u32, T>;
-    for (var t = 0u; t < T; t++) { kr[t] = kb + min(j0 + t, P.sk - 1u); }
-    // scores and dO·V in separate passes: fewer live registers than one loop doing both
-    var sc: array<vec4f, T>;
-    for (var t = 0u; t < T; t++) { sc[t] = vec4f(0.0); }
-    for (var c = 0u; c < P.hd4; c++) {
-      let qc = qr[c];
-      for (var t = 0u; t < T; t++) { sc[t] = dot4(sc[t], qc, at_k(kr[t], c)); }
-    }
-    var dp: array<vec4f, T>;
-    for (var t = 0u; t < T; t++) { dp[t] = vec4f(0.0); }
-    for (var c = 0u; c < P.hd4; c++) {
-      let dc = dor[c];
-      for (var t = 0u; t < T; t++) { dp[t] = dot4(dp[t], dc, at_v(kr[t], c)); }
-    }
-    // dS, scaled, in place of the scores
-    for (var t = 0u; t < T; t++) {
-      let j = j0 + t;
-      let ok = vec4<bool>(j < P.sk) & (vec4<bool>(P.causal == 0u) | (vec4u(j) <= rows));
-      sc[t] = select(vec4f(0.0), exp(sc[t] - li) * (dp[t] - di) * P.scale, ok);
-    }
-    for (var c = 0u; c < P.hd4; c++) {
-      var a = acc[c];
-      for (var t = 0u; t < T; t++) { a = axpy4(a, sc[t], at_k(kr[t], c)); }
-      acc[c] = a;
-    }
-  }
-  if (i0 >= P.sq) { return; }
-  let n = min(4u, P.sq - i0);
-  for (var c = 0u; c < P.hd4; c++) {
-    let a = acc[c];
-    for (var e = 0u; e < 4u; e++) {
-      for (var r = 0u; r < n; r++) {
-        let at = out_at(qb + i0, r, c, e);
-        if (at != 0xffffffffu) { dq[at] = a[e][r]; }
-      }
-    }
-  }
-}
-
-@compute @workgroup_size(WG)
 fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
-  let blk = block(wid, nwg, P.sk);
+  let blk = block(wid, nwg, P.kc);
   let bh = blk.x;
-  if (bh >= P.bh) { return; }
-  let j0 = blk.y + 4u * lid;
+  let kfirst = P.k0 + blk.y; // the workgroup's first key
+  if (bh >= P.bh || kfirst >= P.sk) { return; }
+  let j0 = kfirst + 4u * lid;
   let keys = min(vec4u(j0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sk - 1u));
   let qb = bh * P.sq;
   let kb = bh * P.sk;
@@ -268,7 +230,10 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   }
   // causal: no query before the workgroup's first key sees any of its keys (uniform start)
   var ibeg = 0u;
-  if (P.causal != 0u) { ibeg = blk.y; }
+  if (P.causal != 0u) { ibeg = kfirst; }
+  // DS[(bh, i, j0 - k0) / 4]: 4 keys per vec4. Causal: queries before ibeg are not written (they
+  // see none of these keys, and backward_q masks them)
+  let dsb = (bh * P.sq * P.kc + j0 - P.k0) / 4u;
   for (var i0 = ibeg; i0 < P.sq; i0 += T) {
     var qrow: array<u32, T>;
     for (var t = 0u; t < T; t++) { qrow[t] = qb + min(i0 + t, P.sq - 1u); }
@@ -291,15 +256,16 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       let p = select(vec4f(0.0), exp(sc[t] - lse_in[qrow[t]]), ok);
       sc[t] = p;
       dp[t] = p * (dp[t] - dv_in[qrow[t]]) * P.scale;
+      if (i < P.sq) { ds_out[dsb + i * (P.kc / 4u)] = dp[t]; }
     }
     for (var c = 0u; c < P.hd4; c++) {
       var av = dva[c];
-      var ak = dka[c];
-      for (var t = 0u; t < T; t++) {
-        av = axpy4(av, sc[t], at_do(qrow[t], c));
-        ak = axpy4(ak, dp[t], at_q(qrow[t], c));
-      }
+      for (var t = 0u; t < T; t++) { av = axpy4(av, sc[t], at_do(qrow[t], c)); }
       dva[c] = av;
+    }
+    for (var c = 0u; c < P.hd4; c++) {
+      var ak = dka[c];
+      for (var t = 0u; t < T; t++) { ak = axpy4(ak, dp[t], at_q(qrow[t], c)); }
       dka[c] = ak;
     }
   }
@@ -318,4 +284,84 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       }
     }
   }
+}
+
+// dQ of 4 rows qb + rows, head dims 4c .. 4c+3, as [e][r] (zero past HD), and its store for the first
+// n rows from `first` on: vec4s when VEC4, else one component at a time (a vec4 of dq4 may then
+// straddle two rows, so whole-vec4 stores would race with the neighbouring row's invocation).
+fn dq_get(qb: u32, rows: vec4u, c: u32) -> mat4x4f {
+  var m: mat4x4f;
+  for (var r = 0u; r < 4u; r++) {
+    let row = qb + rows[r];
+    var x = vec4f(0.0);
+    if (VEC4) {
+      x = dq4[row * P.hd4 + c];
+    } else {
+      for (var e = 0u; e < 4u; e++) {
+        let at = out_at(row, 0u, c, e);
+        if (at != 0xffffffffu) { x[e] = dq4[at >> 2u][at & 3u]; }
+      }
+    }
+    m[r] = x;
+  }
+  return transpose(m);
+}
+fn dq_put(first: u32, n: u32, c: u32, a: mat4x4f) {
+  let m = transpose(a);
+  for (var r = 0u; r < n; r++) {
+    if (VEC4) {
+      dq4[(first + r) * P.hd4 + c] = m[r];
+    } else {
+      for (var e = 0u; e < 4u; e++) {
+        let at = out_at(first, r, c, e);
+        if (at != 0xffffffffu) { dq4[at >> 2u][at & 3u] = m[r][e]; }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+  let blk = block(wid, nwg, P.sq);
+  let bh = blk.x;
+  if (bh >= P.bh) { return; }
+  let i0 = blk.y + 4u * lid;
+  let rows = min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sq - 1u));
+  let qb = bh * P.sq;
+  let kb = bh * P.sk;
+  let n = min(4u, P.sq - min(i0, P.sq));
+  var acc: array<mat4x4f, MAX_C>;
+  for (var c = 0u; c < P.hd4; c++) {
+    var a = mat4x4f();
+    if (P.k0 != 0u) { a = dq_get(qb, rows, c); } // add to the previous chunks' sum
+    acc[c] = a;
+  }
+  var jend = min(P.sk, P.k0 + P.kc);
+  if (P.causal != 0u) { jend = min(jend, blk.y + 4u * WG); }
+  let kc4 = P.kc / 4u;
+  let dsb = vec4u(qb) + rows;
+  for (var j0 = P.k0; j0 < jend; j0 += T) {
+    var dst: array<vec4f, T>;
+    var kr: array<u32, T>;
+    for (var h = 0u; h < T / 4u; h++) {
+      // dS of the 4 rows (columns) and 4 keys (components), transposed: [t][r]
+      let jl = (j0 - P.k0) / 4u + h;
+      let dsr = transpose(mat4x4f(ds_in[dsb.x * kc4 + jl], ds_in[dsb.y * kc4 + jl], ds_in[dsb.z * kc4 + jl],
+                                  ds_in[dsb.w * kc4 + jl]));
+      for (var e = 0u; e < 4u; e++) {
+        let t = 4u * h + e;
+        let j = j0 + t;
+        let ok = vec4<bool>(j < P.sk) & (vec4<bool>(P.causal == 0u) | (vec4u(j) <= rows));
+        dst[t] = select(vec4f(0.0), dsr[e], ok);
+        kr[t] = kb + min(j, P.sk - 1u);
+      }
+    }
+    for (var c = 0u; c < P.hd4; c++) {
+      var a = acc[c];
+      for (var t = 0u; t < T; t++) { a = axpy4(a, dst[t], at_k(kr[t], c)); }
+      acc[c] = a;
+    }
+  }
+  for (var c = 0u; c < P.hd4; c++) { dq_put(qb + i0, n, c, acc[c]); }
 }

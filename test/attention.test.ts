@@ -4,13 +4,15 @@ import { gradCheck } from './gradcheck.js';
 import * as A from './ref-autograd.js';
 
 // (leading axes, Sq, Sk, head dim): ViT's 197 = 14²+1 tokens, a single token, lengths that do not
-// divide the 32-row tiles, cross-attention (Sq ≠ Sk), head dims 32, 64 and an odd one
+// divide the 64-row blocks, cross-attention (Sq ≠ Sk), head dims 32, 64 and odd ones; 197 and 140
+// keys take several backward key chunks (64 keys each at these lengths), with vec4 rows and without
 const CASES: Array<[number[], number, number, number]> = [
   [[1, 2], 197, 197, 64],
   [[2, 1], 1, 1, 32],
   [[3], 33, 33, 7],
   [[1, 2], 5, 70, 32],
   [[2], 64, 31, 16],
+  [[1], 66, 140, 5],
 ];
 
 describe('attention against the float64 reference', () => {
@@ -27,13 +29,17 @@ describe('attention against the float64 reference', () => {
     });
   }
 
+  // 37: one backward key chunk; 150 keys: three 64-key chunks (the last partial), the causal
+  // workgroups past a query block skipped; 70 queries against 150 keys: keys past every query
   it('causal masking, fused and unfused', async () => {
     for (const fused of [true, false]) {
-      await gradCheck({
-        what: `causal attention fused=${fused}`, shapes: [[2, 37, 16], [2, 37, 16], [2, 37, 16]], range: [-2, 2],
-        gpu: (q, k, v) => L.attention(q, k, v, { causal: true, fused, scale: 0.3 }),
-        ref: (q, k, v) => A.attention(q, k, v, 0.3, true),
-      });
+      for (const [sq, sk, d] of [[37, 37, 16], [150, 150, 6], [70, 150, 12]] as const) {
+        await gradCheck({
+          what: `causal attention fused=${fused} ${sq}x${sk}x${d}`, shapes: [[2, sq, d], [2, sk, d], [2, sk, d]], range: [-2, 2],
+          gpu: (q, k, v) => L.attention(q, k, v, { causal: true, fused, scale: 0.3 }),
+          ref: (q, k, v) => A.attention(q, k, v, 0.3, true),
+        });
+      }
     }
   });
 

@@ -1,5 +1,6 @@
 // Scaled dot-product attention, softmax(Q·Kᵀ·scale)·V over the last two axes. The fused path
-// (kernels/attention.wgsl) never materializes the score matrix and has its own backward kernels;
+// (kernels/attention.wgsl) never materializes the score matrix and has its own backward kernels
+// (which hold dS for about a quarter of the keys at a time, during backward only);
 // the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline.
 import { Params } from '../gpu/params.js';
 import { record } from './autograd.js';
@@ -60,7 +61,7 @@ function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean):
   // no workgroup memory; the head dim and causality are uniforms, so one pipeline per entry point
   // serves all shapes but for VEC4 (rows read as vec4s when the head dim allows it)
   const constants = { WG: wg, VEC4: d % 4 === 0 ? 1 : 0 };
-  const params = () => new Params().u32(bh, sq, sk).f32(scale, -Infinity).u32(d, Math.ceil(d / 4), causal ? 1 : 0);
+  const params = (k0 = 0, kc = 0) => new Params().u32(bh, sq, sk).f32(scale, -Infinity).u32(d, Math.ceil(d / 4), causal ? 1 : 0, k0, kc);
   const blocks = (rows: number) => bh * Math.ceil(rows / (4 * wg));
   // Q, K, V and dO are bound as array<vec4f>; with a head dim that is not a multiple of 4 the
   // tensor's size need not be, so the binding is widened to whole vec4s (pool buffers are sized
@@ -90,16 +91,30 @@ function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean):
     const dq = Tensor.empty(q.shape, 'f32', `${op} backward`);
     const dk = Tensor.empty(k.shape, 'f32', `${op} backward`);
     const dvv = Tensor.empty(v.shape, 'f32', `${op} backward`);
-    engine.dispatch({
-      kernel: 'attention', entry: 'backward_q', constants, params: params(),
-      buffers: [b4(qs!), b4(ks!), b4(vs!), null, b(ls!), b4(g), b(dv), b(dq)], workgroups: blocks(sq),
-    });
-    engine.dispatch({
-      kernel: 'attention', entry: 'backward_kv', constants, params: params(),
-      buffers: [b4(qs!), b4(ks!), b4(vs!), null, b(ls!), b4(g), b(dv), b(dk), b(dvv)], workgroups: blocks(sk),
-    });
+    // Per chunk of keys: backward_kv recomputes P and dS of the chunk's keys against every query,
+    // accumulates dK and dV, and leaves dS in scratch [bh, sq, kc]; backward_q then adds dS·K of the
+    // chunk to dQ. The scores are recomputed once (FlashAttention-2's split recomputes them twice).
+    const kc = chunkKeys(sk, 4 * wg);
+    const ds = Tensor.empty([bh, sq, kc], 'f32', `${op} backward`);
+    for (let k0 = 0; k0 < sk; k0 += kc) {
+      engine.dispatch({
+        kernel: 'attention', entry: 'backward_kv', constants, params: params(k0, kc),
+        buffers: [b4(qs!), b4(ks!), b4(vs!), null, b(ls!), b4(g), b(dv), b(dk), b(dvv), b(ds)], workgroups: bh * (kc / (4 * wg)),
+      });
+      engine.dispatch({
+        kernel: 'attention', entry: 'backward_q', constants, params: params(k0, kc),
+        buffers: [null, b4(ks!), null, null, null, null, null, b4(dq), null, b(ds)], workgroups: blocks(sq),
+      });
+    }
+    ds.dispose();
     return [dq, dk, dvv];
   }, [q, k, v, o, lse]);
   lse.dispose();
   return out;
+}
+
+// Keys per backward chunk: whole workgroup blocks (of 4·WG keys), about a quarter of the keys, so
+// that the dS scratch is about a quarter of one score matrix. (One chunk, or two, ran no faster.)
+function chunkKeys(sk: number, block: number): number {
+  return block * Math.max(1, Math.ceil(sk / 4 / block));
 }
