@@ -68,15 +68,12 @@ export function combineImage(conv: Conv2d, tail: ConvTail, products: Products, a
   const [n, sc, h, w] = prod.shape as [number, number, number, number];
   const c = conv.outChannels;
   const two = sc === 3 * c;
-  // scale and shift are made here and freed after the dispatch, except a stacked bias (the chunk's)
-  const { scale, shift, owned } = tidy(() => {
-    if (!tail.bn) return conv.bias ? { scale: null, shift: stacked(conv.bias()), owned: false } : { scale: null, shift: keep(zeros([k, c])), owned: true };
-    const bias = conv.bias ? stacked(conv.bias()) : zeros([k, c]);
-    // eval-mode BatchNorm of (conv + bias): scale = w/√(var + ε), shift = (bias − mean)·scale + b
-    const bn = tail.bn;
-    const s = div(stacked(bn.weight()), reshape(sqrt(add(bn.runningVar(), bn.eps)), [1, c]));
-    return { scale: keep(s), shift: keep(add(mul(sub(bias, reshape(bn.runningMean(), [1, c])), s), stacked(bn.bias()))), owned: true };
-  });
+  // a per-point channel affine: the conv bias, or an eval-mode BatchNorm of (conv + bias) folded in:
+  // scale = w/√(var + ε), shift = (bias − mean)·scale + b (small [K, C] tensors of the caller's scope)
+  const bias = conv.bias ? stacked(conv.bias()) : zeros([k, c]);
+  const bn = tail.bn;
+  const scale = bn ? div(stacked(bn.weight()), reshape(sqrt(add(bn.runningVar(), bn.eps)), [1, c])) : null;
+  const shift = scale && bn ? add(mul(sub(bias, reshape(bn.runningMean(), [1, c])), scale), stacked(bn.bias())) : bias;
   const win = tail.pool
     ? { k: pair(tail.pool.kernel), s: pair(tail.pool.stride ?? tail.pool.kernel), p: pair(tail.pool.padding) }
     : { k: [1, 1], s: [1, 1], p: [0, 0] };
@@ -85,7 +82,5 @@ export function combineImage(conv: Conv2d, tail: ConvTail, products: Products, a
   const flags = (two ? 1 : 0) | (scale ? 2 : 0) | (tail.relu ? 4 : 0);
   const params = new Params().u32(n, k, c, h, w, oh, ow, win.k[0]!, win.k[1]!, win.s[0]!, win.s[1]!, win.p[0]!, win.p[1]!, flags, 0, 0);
   launchPerItem(getEngine(), 'landscape', 'combine_pooled', y.size, params, [b(prod), b(scale ?? shift), b(shift), b(alpha), b(beta), null, b(y)]);
-  scale?.dispose();
-  if (owned) shift.dispose();
   return y;
 }
