@@ -55,6 +55,7 @@ describe('gradients of reductions, layout ops and matmul', () => {
     await gradCheck({ what: 'reshape', shapes: [[6, 4]], gpu: (x) => L.reshape(x, [3, 8]), ref: (x) => A.reshape(x, [3, 8]) });
     await gradCheck({ what: 'permute', shapes: [[2, 3, 5]], gpu: (x) => L.permute(x, [2, 0, 1]), ref: (x) => A.permute(x, [2, 0, 1]) });
     await gradCheck({ what: 'slice', shapes: [[7, 6]], gpu: (x) => L.slice(x, [2, 1], [5, 4]), ref: (x) => A.slice(x, [2, 1], [3, 3]) });
+    await gradCheck({ what: 'slice (a view)', shapes: [[3, 2, 128]], gpu: (x) => L.slice(x, [1], [2]), ref: (x) => A.slice(x, [1, 0, 0], [1, 2, 128]) });
     await gradCheck({ what: 'concat', shapes: [[2, 3], [2, 1], [2, 4]], gpu: (...xs) => L.concat(xs, 1), ref: (...xs) => A.concat(xs, 1) });
     await gradCheck({ what: 'broadcastTo', shapes: [[3, 1]], gpu: (x) => L.broadcastTo(x, [2, 3, 4]), ref: (x) => A.broadcastTo(x, [2, 3, 4]) });
   });

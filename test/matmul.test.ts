@@ -51,6 +51,54 @@ describe('matmul against float64', () => {
     });
   }
 
+  it('adds a bias and a residual in the epilogue, with every version', async () => {
+    // (batch shape of the product, M, K, N, bias shared or per batch element)
+    const cases: Array<[number[], number, number, number, boolean]> = [
+      [[], 1, 1, 1, true], [[], 33, 65, 17, true], [[3], 36, 20, 44, false], [[2], 7, 13, 5, false],
+      [[5], 1031, 4, 12, true], [[1], 64, 64, 64, false],
+    ];
+    // every version with both terms (transposed B, as a Linear layer); v6, the default, also
+    // without the transpose and with one term at a time (each combination is its own pipeline)
+    const runs = [
+      ...VERSIONS.map((version) => ({ version, transB: true, terms: ['bias', 'residual'] })),
+      { version: 'v6' as const, transB: false, terms: ['bias', 'residual'] },
+      { version: 'v6' as const, transB: true, terms: ['bias'] },
+      { version: 'v6' as const, transB: true, terms: ['residual'] },
+    ];
+    for (const { version, transB, terms } of runs) {
+      for (const [batch, m, k, n, shared] of cases) {
+        const [a, ra] = randomPair([...batch, m, k]);
+        const [b, rb] = randomPair(transB ? [...batch, n, k] : [...batch, k, n]);
+        const [bias, rbias] = randomPair(shared ? [n] : [...batch, 1, n]);
+        const [res, rres] = randomPair([...batch, m, n]);
+        const plus = (x: R.Ref, y: R.Ref) => R.zip(x, y, (u, v) => u + v);
+        let want = R.matmul(ra, rb, false, transB);
+        let scale = R.matmul(abs(ra), abs(rb), false, transB);
+        if (terms.includes('bias')) [want, scale] = [plus(want, rbias), plus(scale, abs(rbias))];
+        if (terms.includes('residual')) [want, scale] = [plus(want, rres), plus(scale, abs(rres))];
+        const opts = { transB, version, bias: terms.includes('bias') ? bias : undefined, residual: terms.includes('residual') ? res : undefined };
+        const what = `${version} [${batch}] ${m}x${k}x${n} tB=${transB} + ${terms.join(' + ')} (${shared ? 'shared' : 'per-batch'} bias)`;
+        await expectClose(L.matmul(a, b, opts), want, TOL, what, scale);
+      }
+    }
+    // a Linear layer on tokens: [B, T, F] · [N, F]ᵀ folds the batch into the rows
+    const [x, rx] = randomPair([3, 17, 8]);
+    const [w, rw] = randomPair([12, 8]);
+    const [bias, rbias] = randomPair([12]);
+    const [res, rres] = randomPair([3, 17, 12]);
+    const want = R.zip(R.zip(R.matmul(rx, R.ref([1, 12, 8], rw.data), false, true), rbias, (u, v) => u + v), rres, (u, v) => u + v);
+    await expectClose(L.matmul(x, w, { transB: true, bias, residual: res }), want, TOL, 'tokens · weightᵀ + bias + residual');
+  });
+
+  it('names the op and the shapes when a bias or residual does not fit', () => {
+    const a = L.zeros([2, 3, 4]);
+    const b = L.zeros([2, 4, 5]);
+    expect(() => L.matmul(a, b, { bias: L.zeros([4]) })).toThrow('matmul: bias [4] is neither [5] nor one row of 5 per batch element of the product [2, 3, 5]');
+    expect(() => L.matmul(a, b, { bias: L.zeros([2, 3, 5]) })).toThrow(/bias \[2, 3, 5\] is neither/);
+    expect(() => L.matmul(a, b, { residual: L.zeros([2, 5, 3]) })).toThrow("matmul: residual [2, 5, 3] does not match the product's shape [2, 3, 5]");
+    expect(() => L.matmul(a, L.zeros([4, 5]), { residual: L.zeros([6, 5]) })).toThrow("matmul: residual [6, 5] does not match the product's shape [2, 3, 5]");
+  });
+
   it('treats 1-D operands as torch.matmul does', async () => {
     const [v, rv] = randomPair([7]);
     const [m, rm] = randomPair([7, 3]);

@@ -21,12 +21,15 @@ import type { ViT } from '../nn/vit.js';
 export type Stacked = { layout: 'dense' | 'image'; t: Tensor };
 export type StackedParam = (p: Tensor) => Tensor;
 
-/** A Linear layer on dense activations [K, ..., F] (the rows of each point folded into one matmul). */
-export function stackedLinear(x: Tensor, l: Linear, kk: number, stacked: StackedParam): Tensor {
-  const f = x.shape.at(-1)!;
-  const y = matmul(reshape(x, [kk, -1, f]), stacked(l.weight()), { transB: true });
-  const out = l.bias ? add(y, reshape(stacked(l.bias()), [kk, 1, -1])) : y;
-  return reshape(out, [...x.shape.slice(0, -1), l.outFeatures]);
+/**
+ * A Linear layer on dense activations [K, ..., F] (the rows of each point folded into one matmul,
+ * each point's bias and the residual, of the output's shape, added in its epilogue).
+ */
+export function stackedLinear(x: Tensor, l: Linear, kk: number, stacked: StackedParam, residual?: Tensor): Tensor {
+  const rows = (t: Tensor) => reshape(t, [kk, -1, t.shape.at(-1)!]);
+  const bias = l.bias ? reshape(stacked(l.bias()), [kk, 1, -1]) : undefined;
+  const y = matmul(rows(x), stacked(l.weight()), { transB: true, bias, residual: residual && rows(residual) });
+  return reshape(y, [...x.shape.slice(0, -1), l.outFeatures]);
 }
 
 /**
@@ -83,7 +86,7 @@ export function stackedVitBody(vit: ViT, patches: Tensor, b: number, kk: number,
   const w = c.width;
   const hd = w / c.heads;
   const norm = (x: Tensor, ln: LayerNorm) => layerNormPerSlice(x, stacked(ln.weight()), stacked(ln.bias()), ln.eps);
-  const linear = (x: Tensor, l: Linear) => stackedLinear(x, l, kk, stacked);
+  const linear = (x: Tensor, l: Linear, residual?: Tensor) => stackedLinear(x, l, kk, stacked, residual);
   // [B, K·W, gh, gw] -> [K, B, patches, W]
   let x = permute(reshape(patches, [b, kk, w, -1]), [1, 0, 3, 2]);
   const cls = broadcastTo(reshape(stacked(named.get('cls_token')!), [kk, 1, 1, w]), [kk, b, 1, w]);
@@ -93,8 +96,8 @@ export function stackedVitBody(vit: ViT, patches: Tensor, b: number, kk: number,
     const qkv = permute(reshape(linear(norm(x, blk.norm1), blk.attn.qkv), [kk * b, t, 3, c.heads, hd]), [2, 0, 3, 1, 4]);
     const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [kk * b, c.heads, t, hd])) as [Tensor, Tensor, Tensor];
     const att = reshape(permute(attention(q, k, v), [0, 2, 1, 3]), [kk, b, t, w]);
-    x = add(x, linear(att, blk.attn.proj));
-    x = add(x, linear(gelu(linear(norm(x, blk.norm2), blk.mlp.fc1)), blk.mlp.fc2));
+    x = linear(att, blk.attn.proj, x);
+    x = linear(gelu(linear(norm(x, blk.norm2), blk.mlp.fc1)), blk.mlp.fc2, x);
   }
   const pooled = slice(norm(x, vit.norm), [0, 0, 0], [kk, b, 1]); // the class token
   return reshape(linear(pooled, vit.head), [kk, b, c.classes]);

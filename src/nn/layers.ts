@@ -4,7 +4,7 @@ import { batchNorm2d } from '../tensor/batchnorm.js';
 import { conv2d, pair, type Pair } from '../tensor/conv.js';
 import { fromArray, ones, zeros } from '../tensor/creation.js';
 import { dropout } from '../tensor/dropout.js';
-import { add, gelu, relu } from '../tensor/elementwise.js';
+import { gelu, relu } from '../tensor/elementwise.js';
 import { assign, permute, reshape, slice } from '../tensor/layout.js';
 import { matmul } from '../tensor/matmul.js';
 import { layerNorm } from '../tensor/norm.js';
@@ -41,9 +41,9 @@ export class Linear extends Layer {
     }
   }
 
-  forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight(), { transB: true }); // weight is [out, in], as torch
-    return this.bias ? add(y, this.bias()) : y;
+  /** x·Wᵀ + b (+ residual), the bias and residual added in the matmul's epilogue */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    return matmul(x, this.weight(), { transB: true, bias: this.bias?.(), residual }); // weight is [out, in], as torch
   }
 }
 
@@ -226,9 +226,10 @@ export class Mlp extends Layer {
     this.fc1 = this.module('fc1', new Linear(dim, hidden, g, { std }));
     this.fc2 = this.module('fc2', new Linear(hidden, dim, g, { std }));
   }
-  forward(x: Tensor): Tensor {
+  /** fc2(gelu(fc1(x))) (+ residual, added by fc2's matmul) */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const h = gelu(this.fc1.forward(x));
-    return this.fc2.forward(this.drop ? this.drop.forward(h) : h);
+    return this.fc2.forward(this.drop ? this.drop.forward(h) : h, residual);
   }
 }
 
@@ -242,12 +243,13 @@ export class MultiheadAttention extends Layer {
     this.qkv = this.module('qkv', new Linear(dim, 3 * dim, g, { std }));
     this.proj = this.module('proj', new Linear(dim, dim, g, { std }));
   }
-  forward(x: Tensor): Tensor {
+  /** attention over x [B, N, C] (+ residual, added by the output projection's matmul) */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const [b, n, c] = x.shape as [number, number, number];
     const hd = c / this.heads;
     const qkv = permute(reshape(this.qkv.forward(x), [b, n, 3, this.heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
     const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [b, this.heads, n, hd])) as [Tensor, Tensor, Tensor];
     const out = permute(attention(q, k, v), [0, 2, 1, 3]); // [B, N, H, hd]
-    return this.proj.forward(reshape(out, [b, n, c]));
+    return this.proj.forward(reshape(out, [b, n, c]), residual);
   }
 }

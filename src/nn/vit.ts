@@ -49,8 +49,8 @@ class Block extends Layer {
     this.mlp = this.module('mlp', new Mlp(c.width, Math.round(c.width * c.mlpRatio), g, drop));
   }
   forward(x: Tensor): Tensor {
-    const h = add(x, this.attn.forward(this.norm1.forward(x)));
-    return add(h, this.mlp.forward(this.norm2.forward(h)));
+    const h = this.attn.forward(this.norm1.forward(x), x);
+    return this.mlp.forward(this.norm2.forward(h), h);
   }
 }
 

@@ -6,7 +6,7 @@ import { requireF32 } from './elementwise.js';
 import { reshape } from './layout.js';
 import { sumTo } from './reduce.js';
 import { getEngine } from './runtime.js';
-import { broadcastShapes, broadcastStrides, numel, shapeString } from './shape.js';
+import { broadcastShapes, broadcastStrides, numel, sameShape, shapeString } from './shape.js';
 import { Tensor } from './tensor.js';
 
 export interface MatmulOptions {
@@ -19,6 +19,13 @@ export interface MatmulOptions {
    * B as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok).
    */
   version?: MatmulVersion;
+  /**
+   * added to every row of the product, in the kernel's epilogue (a Linear layer's bias): [N] for
+   * every batch element, or [...batch, 1, N] (equally [...batch, N]) with one row per batch element
+   */
+  bias?: Tensor;
+  /** added to the product elementwise in the epilogue (a residual connection); the output's shape */
+  residual?: Tensor;
 }
 
 export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6';
@@ -51,11 +58,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   // (a ViT's 17-token rows filled 17 of 64 tile rows: 1 GFLOP/s instead of 7).
   if (a.rank > 2 && b.rank === 2 && !transA && a.shape.at(-1) === b.shape[transB ? 1 : 0]) {
     const k = a.shape.at(-1)!;
-    const flat = reshape(a, [-1, k]);
-    const c = matmul(flat, b, opts);
-    const out = reshape(c, [...a.shape.slice(0, -1), c.shape[1]!]);
-    flat.dispose();
-    c.dispose();
+    const outShape = [...a.shape.slice(0, -1), b.shape[transB ? 0 : 1]!];
+    const views = [reshape(a, [-1, k])];
+    if (opts.residual) views.push(reshape(requireShape(op, opts.residual, outShape, 'residual'), [-1, outShape.at(-1)!]));
+    const c = matmul(views[0]!, b, { ...opts, residual: views[1] });
+    const out = reshape(c, outShape);
+    for (const t of [...views, c]) t.dispose();
     return out;
   }
   // torch.matmul: a 1-D a is a row vector [1, K], a 1-D b a column vector [K, 1]; the unit axis is dropped after.
@@ -76,6 +84,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const bb = b.buffer(op);
   const c = Tensor.empty(outShape, 'f32', op);
   const batch = numel(batchShape);
+  const { bias, residual } = opts;
+  if (bias) requireF32(op, bias);
+  if (bias && !(bias.shape.at(-1) === n && (bias.size === n || bias.size === batch * n))) {
+    throw new Error(`${op}: bias ${shapeString(bias.shape)} is neither [${n}] nor one row of ${n} per batch element of the product ${shapeString(outShape)}`);
+  }
+  if (residual) requireShape(op, residual, outShape, 'residual');
   if (c.size === 0) return c;
   // Batch strides in f32 elements: broadcastStrides counts whole matrices (0 along broadcast axes).
   const matrixStrides = (shape: number[], lead: number[]) =>
@@ -83,7 +97,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const aStrides = matrixStrides(aShape, aBatch);
   const bStrides = matrixStrides(bShape, bBatch);
   const params = new Params()
-    .u32(m, n, ka, batch, batchShape.length, 0, 0, 0)
+    .u32(m, n, ka, batch, batchShape.length, bias && bias.size > n ? n : 0, 0, 0)
     .dims(batchShape)
     .dims(aStrides)
     .dims(bStrides);
@@ -92,18 +106,31 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const [tm, tn] = TILE[version];
   getEngine().dispatch({
     kernel: 'matmul', entry: version,
-    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0 },
-    params, buffers: [ab, bb, c.buffer(op)],
+    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0, BIAS: bias ? 1 : 0, RES: residual ? 1 : 0 },
+    // unused epilogue bindings get A (statically used by every entry point, never read)
+    params, buffers: [ab, bb, c.buffer(op), bias?.buffer(op) ?? ab, residual?.buffer(op) ?? ab],
     workgroups: Math.ceil(m / tm) * Math.ceil(n / tn) * batch,
   });
   // d op(A) = g · op(B)ᵀ and d op(B) = op(A)ᵀ · g, transposed back where an operand was; computed on
   // the ≥2-D views and the broadcast batch, then summed and reshaped to each operand's own shape.
-  return record(op, [a, b], c, (g, [sa, sb], needs) => {
+  // The bias gets g summed over rows (and over the batch when shared), the residual g itself.
+  const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  return record(op, inputs, c, (g, [sa, sb], needs) => {
     const g2 = reshape(g, [...batchShape, m, n]);
     const a2 = reshape(sa!, aShape);
     const b2 = reshape(sb!, bShape);
     const da = !needs[0] ? null : transA ? matmul(b2, g2, { transA: transB, transB: true }) : matmul(g2, b2, { transB: !transB });
     const db = !needs[1] ? null : transB ? matmul(g2, a2, { transA: true, transB: transA }) : matmul(a2, g2, { transA: !transA });
-    return [da && reshape(sumTo(da, aShape), a.shape), db && reshape(sumTo(db, bShape), b.shape)];
+    const grads = [da && reshape(sumTo(da, aShape), a.shape), db && reshape(sumTo(db, bShape), b.shape)];
+    if (bias) grads.push(needs[2] ? reshape(sumTo(reshape(g, [bias.size > n ? batch : 1, -1, n]), [bias.size / n, 1, n]), bias.shape) : null);
+    if (residual) grads.push(needs[grads.length] ? reshape(g, residual.shape) : null);
+    return grads;
   }, [a, b]);
+}
+
+function requireShape(op: string, t: Tensor, shape: readonly number[], what: string): Tensor {
+  if (!sameShape(t.shape, shape)) {
+    throw new Error(`${op}: ${what} ${shapeString(t.shape)} does not match the product's shape ${shapeString(shape)}`);
+  }
+  return t;
 }
