@@ -73,6 +73,19 @@ describe('gradients of reductions, layout ops and matmul', () => {
       ref: (a, b) => A.reshape(A.matmul(A.reshape(a, [1, 6]), b), [4]),
     });
   });
+
+  it('matmul epilogue: gradients of a shared or per-batch bias and of the residual', async () => {
+    await gradCheck({
+      what: 'matmul + shared bias + residual', shapes: [[3, 5, 7], [4, 7], [4], [3, 5, 4]],
+      gpu: (a, b, bias, r) => L.matmul(a, b, { transB: true, bias, residual: r }),
+      ref: (a, b, bias, r) => A.add(A.add(A.matmul(a, A.reshape(b, [1, 4, 7]), false, true), bias), r),
+    });
+    await gradCheck({
+      what: 'batched matmul + per-batch bias', shapes: [[3, 5, 7], [3, 7, 6], [3, 1, 6]],
+      gpu: (a, b, bias) => L.matmul(a, b, { bias }),
+      ref: (a, b, bias) => A.add(A.matmul(a, b), bias),
+    });
+  });
 });
 
 describe('softmax, losses and layer norm', () => {

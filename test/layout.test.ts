@@ -56,6 +56,28 @@ describe('slice', () => {
   });
 });
 
+describe('slice as a view', () => {
+  it('shares storage when the window is one aligned run, and copies otherwise', async () => {
+    // [3, 4, 64]: each [1, 4, 64] part starts at a multiple of 256 elements (1 KiB), aligned on any adapter
+    const [x, rx] = randomPair([3, 4, 64]);
+    for (let i = 0; i < 3; i++) {
+      const part = L.slice(x, [i], [i + 1]);
+      await expectEqual(part, R.slice(rx, [i, 0, 0], [1, 4, 64]), `part ${i}`);
+      // used by a kernel at its offset
+      await expectEqual(L.mul(part, 2), R.map(R.slice(rx, [i, 0, 0], [1, 4, 64]), (v) => 2 * v), `2 · part ${i}`);
+    }
+    // unit axes, then a partial axis, then whole axes: [1, 2, 64] from row 2 of part 1 (offset 384, aligned)
+    await expectEqual(L.slice(x, [1, 2], [2, 4]), R.slice(rx, [1, 2, 0], [1, 2, 64]), 'rows of one part');
+    // not contiguous or not aligned: copies
+    await expectEqual(L.slice(x, [0, 1], [3, 2]), R.slice(rx, [0, 1, 0], [3, 1, 64]), 'a row of every part');
+    await expectEqual(L.slice(x, [0, 0, 1], [1, 1, 9]), R.slice(rx, [0, 0, 1], [1, 1, 8]), 'unaligned run');
+    // a view lives on after its source is disposed
+    const last = L.slice(x, [2], [3]);
+    x.dispose();
+    await expectEqual(last, R.slice(rx, [2, 0, 0], [1, 4, 64]), 'after the source is disposed');
+  });
+});
+
 describe('concat', () => {
   it('joins along any axis, including size-0 parts', async () => {
     const [a, ra] = randomPair([2, 3, 5]);

@@ -1,5 +1,7 @@
-// Layout ops. reshape is a view; permute/transpose, slice, concat and broadcastTo are each one or
-// more dispatches of the strided copy kernel (kernels/copy.wgsl), which works for f32 and i32 alike.
+// Layout ops. reshape is a view, and so is a slice whose window is one contiguous, aligned run of
+// the storage (q, k and v split off a packed [3, ...] tensor); permute/transpose, other slices,
+// concat and broadcastTo are each one or more dispatches of the strided copy kernel
+// (kernels/copy.wgsl), which works for f32 and i32 alike.
 import { Params } from '../gpu/params.js';
 import { record } from './autograd.js';
 import { zeros } from './creation.js';
@@ -67,10 +69,15 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   const clampIndex = (i: number, d: number) => Math.min(Math.max(i < 0 ? i + d : i, 0), d);
   const begin = x.shape.map((d, k) => clampIndex(starts[k] ?? 0, d));
   const outShape = x.shape.map((d, k) => Math.max(0, clampIndex(ends[k] ?? d, d) - begin[k]!));
-  const y = Tensor.empty(outShape, x.dtype, 'slice');
   const strides = stridesOf(x.shape);
   const offset = begin.reduce((acc, b, k) => acc + b * strides[k]!, 0);
-  stridedCopy('slice', x, y, outShape, offset, strides, 0, stridesOf(outShape));
+  let y: Tensor;
+  if (contiguousWindow(x.shape, outShape) && offset % (getEngine().limits.minStorageBufferOffsetAlignment / 4) === 0) {
+    y = x.subview(offset, outShape, 'slice');
+  } else {
+    y = Tensor.empty(outShape, x.dtype, 'slice');
+    stridedCopy('slice', x, y, outShape, offset, strides, 0, stridesOf(outShape));
+  }
   const inShape = x.shape;
   return record('slice', [x], y, (g) => {
     // the gradient is g written into its window of a zero tensor of x's shape
@@ -78,6 +85,12 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
     stridedCopy('slice backward', g, dx, outShape, 0, stridesOf(outShape), offset, strides);
     return [dx];
   });
+}
+
+/** Whether a window of `shape` out of `full` is one run of the storage: unit axes, then one partial axis, then whole axes. */
+function contiguousWindow(full: readonly number[], shape: readonly number[]): boolean {
+  const partial = shape.findIndex((d, k) => d !== full[k]);
+  return partial < 0 || shape.every((d, k) => (k < partial ? d === 1 : k === partial || d === full[k]));
 }
 
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
