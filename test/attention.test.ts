@@ -29,8 +29,8 @@ describe('attention against the float64 reference', () => {
     });
   }
 
-  // 37: one backward key chunk; 150 keys: three 64-key chunks (the last partial), the causal
-  // workgroups past a query block skipped; 70 queries against 150 keys: keys past every query
+  // 37: one backward key chunk; 150 keys: three 64-key chunks (the last partial), each query group
+  // stopping at its own last row; 70 queries against 150 keys: keys past every query
   it('causal masking, fused and unfused', async () => {
     for (const fused of [true, false]) {
       for (const [sq, sk, d] of [[37, 37, 16], [150, 150, 6], [70, 150, 12]] as const) {
@@ -41,6 +41,34 @@ describe('attention against the float64 reference', () => {
         });
       }
     }
+  });
+
+  // (leading axes, tokens, heads, head dim): the MNIST ViT's 17 tokens and 4 heads of 16, odd
+  // head dims (no vec4 rows), one token, one head, several key chunks
+  it('selfAttention reads and writes the packed qkv layout, its gradient packed the same way', async () => {
+    const cases: Array<[number[], number, number, number, boolean]> = [
+      [[3], 17, 4, 16, false], [[2, 1], 5, 2, 6, false], [[1], 1, 3, 8, false], [[2], 33, 1, 5, true], [[1], 150, 2, 12, false], [[2], 19, 4, 4, true],
+    ];
+    for (const [lead, t, h, d, causal] of cases) {
+      const w = h * d;
+      // q, k, v [..., T, 3, H, D] -> each [..., H, T, D]; the output [..., H, T, D] -> [..., T, H·D]
+      const split = (x: A.V, i: number) => {
+        const parts = A.reshape(x, [...lead, t, 3, h, d]);
+        const n = lead.length;
+        const one = A.slice(parts, [...lead.map(() => 0), 0, i, 0, 0], [...lead, t, 1, h, d]);
+        return A.permute(A.reshape(one, [...lead, t, h, d]), [...lead.map((_, k) => k), n + 1, n, n + 2]);
+      };
+      await gradCheck({
+        what: `selfAttention [${lead}] T=${t} heads=${h} D=${d}${causal ? ' causal' : ''}`, shapes: [[...lead, t, 3 * w]], range: [-2, 2],
+        gpu: (qkv) => L.selfAttention(qkv, h, { causal }),
+        ref: (qkv) => {
+          const n = lead.length;
+          const o = A.attention(split(qkv, 0), split(qkv, 1), split(qkv, 2), 1 / Math.sqrt(d), causal);
+          return A.reshape(A.permute(o, [...lead.map((_, k) => k), n + 1, n, n + 2]), [...lead, t, w]);
+        },
+      });
+    }
+    expect(() => L.selfAttention(L.zeros([2, 5, 10]), 2)).toThrow('selfAttention: expects qkv [..., T, 3·heads·D] with a head dim D of 1 to 128, got [2, 5, 10] with 2 heads');
   });
 
   it('keeps no score matrix alive for backward', async () => {

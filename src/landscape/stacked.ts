@@ -6,7 +6,7 @@
 //                          and activations need nothing new.
 // `stacked(p)` gives parameter p at every point of the chunk, [K, ...p.shape].
 import { add, gelu, relu } from '../tensor/elementwise.js';
-import { attention } from '../tensor/attention.js';
+import { selfAttention } from '../tensor/attention.js';
 import { batchNorm2d } from '../tensor/batchnorm.js';
 import { conv2d, conv2dPool2 } from '../tensor/conv.js';
 import { broadcastTo, concat, permute, reshape, slice } from '../tensor/layout.js';
@@ -78,25 +78,20 @@ export function stackedResNetBody(net: ResNet, x: Tensor, b: number, kk: number,
 /**
  * A ViT after its patch embedding, for K points at once: tokens [K, B, T, W]; stacked Linear layers
  * as batched matmuls over [K, B·T, ·]; LayerNorm with each point's affine in one kernel; attention
- * over K·B·heads.
+ * over K·B·heads on the packed qkv projection.
  * Returns the logits [K, B, classes].
  */
 export function stackedVitBody(vit: ViT, patches: Tensor, b: number, kk: number, stacked: StackedParam, named: Map<string, Tensor>): Tensor {
   const c = vit.config;
   const w = c.width;
-  const hd = w / c.heads;
   const norm = (x: Tensor, ln: LayerNorm) => layerNormPerSlice(x, stacked(ln.weight()), stacked(ln.bias()), ln.eps);
   const linear = (x: Tensor, l: Linear, residual?: Tensor) => stackedLinear(x, l, kk, stacked, residual);
   // [B, K·W, gh, gw] -> [K, B, patches, W]
   let x = permute(reshape(patches, [b, kk, w, -1]), [1, 0, 3, 2]);
   const cls = broadcastTo(reshape(stacked(named.get('cls_token')!), [kk, 1, 1, w]), [kk, b, 1, w]);
   x = add(concat([cls, x], 2), reshape(stacked(named.get('pos_embed')!), [kk, 1, -1, w]));
-  const t = x.shape[2]!;
   for (const blk of vit.blocks) {
-    const qkv = permute(reshape(linear(norm(x, blk.norm1), blk.attn.qkv), [kk * b, t, 3, c.heads, hd]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [kk * b, c.heads, t, hd])) as [Tensor, Tensor, Tensor];
-    const att = reshape(permute(attention(q, k, v), [0, 2, 1, 3]), [kk, b, t, w]);
-    x = linear(att, blk.attn.proj, x);
+    x = linear(selfAttention(linear(norm(x, blk.norm1), blk.attn.qkv), c.heads), blk.attn.proj, x);
     x = linear(gelu(linear(norm(x, blk.norm2), blk.mlp.fc1)), blk.mlp.fc2, x);
   }
   const pooled = slice(norm(x, vit.norm), [0, 0, 0], [kk, b, 1]); // the class token

@@ -1,11 +1,11 @@
 // Layers with PyTorch's parameter names, layouts and default initializations.
-import { attention } from '../tensor/attention.js';
+import { selfAttention } from '../tensor/attention.js';
 import { batchNorm2d } from '../tensor/batchnorm.js';
 import { conv2d, pair, type Pair } from '../tensor/conv.js';
 import { fromArray, ones, zeros } from '../tensor/creation.js';
 import { dropout } from '../tensor/dropout.js';
 import { gelu, relu } from '../tensor/elementwise.js';
-import { assign, permute, reshape, slice } from '../tensor/layout.js';
+import { assign, reshape } from '../tensor/layout.js';
 import { matmul } from '../tensor/matmul.js';
 import { layerNorm } from '../tensor/norm.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../tensor/pool.js';
@@ -245,11 +245,7 @@ export class MultiheadAttention extends Layer {
   }
   /** attention over x [B, N, C] (+ residual, added by the output projection's matmul) */
   forward(x: Tensor, residual?: Tensor): Tensor {
-    const [b, n, c] = x.shape as [number, number, number];
-    const hd = c / this.heads;
-    const qkv = permute(reshape(this.qkv.forward(x), [b, n, 3, this.heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, N, hd]
-    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(qkv, [i], [i + 1]), [b, this.heads, n, hd])) as [Tensor, Tensor, Tensor];
-    const out = permute(attention(q, k, v), [0, 2, 1, 3]); // [B, N, H, hd]
-    return this.proj.forward(reshape(out, [b, n, c]), residual);
+    // the kernels read q, k, v from qkv's [B, N, 3, heads, C/heads] layout and write [B, N, heads, C/heads]
+    return this.proj.forward(selfAttention(this.qkv.forward(x), this.heads), residual);
   }
 }

@@ -6,6 +6,7 @@ import { Params } from '../gpu/params.js';
 import { record } from './autograd.js';
 import { fromArray } from './creation.js';
 import { add, mul, requireF32 } from './elementwise.js';
+import { reshape, slice } from './layout.js';
 import { matmul } from './matmul.js';
 import { getEngine } from './runtime.js';
 import { numel, sameShape, shapeString } from './shape.js';
@@ -22,7 +23,7 @@ export interface AttentionOptions {
 }
 
 const MAX_HEAD_DIM = 128; // kernels/attention.wgsl's 4·MAX_C
-const INVOCATIONS_PER_WORKGROUP = 16; // each takes 4 rows (kernels/attention.wgsl)
+const INVOCATIONS_PER_WORKGROUP = 16;
 
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   const op = 'attention';
@@ -51,70 +52,157 @@ function unfused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean
   return matmul(softmax(scores), v);
 }
 
+/**
+ * Where the kernels find rows (element strides): batch-head bh = b·heads + h; row i of Q (and dQ)
+ * starts at b·qB + h·inH + i·inR + qOff, of K and V (dK) at b·kvB + h·inH + i·inR + kOff or
+ * vOff, of O (and dO) at b·oB + h·oH + i·oR; dV is written into dK's buffer, at dvOff instead of vOff.
+ */
+interface Layout {
+  heads: number; qB: number; kvB: number; inH: number; inR: number; qOff: number; kOff: number; vOff: number;
+  oB: number; oH: number; oR: number; dvOff: number;
+}
+
+/** Q [bh, sq, d], K and V [bh, sk, d] and O [bh, sq, d], each contiguous; dK and dV as [2, bh, sk, d]. */
+const separate = (bh: number, sq: number, sk: number, d: number): Layout => ({
+  heads: 1, qB: sq * d, kvB: sk * d, inH: 0, inR: d, qOff: 0, kOff: 0, vOff: 0, oB: sq * d, oH: 0, oR: d, dvOff: bh * sk * d,
+});
+
+/** Q, K and V packed in one [b, t, 3, heads, d] tensor (a qkv projection's output), O [b, t, heads, d]. */
+const packed = (t: number, heads: number, d: number): Layout => {
+  const w = heads * d;
+  return { heads, qB: 3 * t * w, kvB: 3 * t * w, inH: d, inR: 3 * w, qOff: 0, kOff: w, vOff: 2 * w, oB: t * w, oH: d, oR: w, dvOff: 2 * w };
+};
+
+/**
+ * Self-attention on a packed projection, as timm's Attention: qkv [..., T, 3·W] holds q, k and v
+ * as [..., T, 3, heads, W/heads]; returns [..., T, W] with the heads side by side. The kernels read
+ * and write those layouts directly (no permute or split before, no permute after), and the
+ * gradient comes back packed the same way.
+ */
+export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'fused'> = {}): Tensor {
+  const op = 'selfAttention';
+  requireF32(op, qkv);
+  const w3 = qkv.shape.at(-1) ?? 0;
+  const w = w3 / 3;
+  const d = w / heads;
+  if (qkv.rank < 2 || !Number.isInteger(d) || d < 1 || d > MAX_HEAD_DIM) {
+    throw new Error(`${op}: expects qkv [..., T, 3·heads·D] with a head dim D of 1 to ${MAX_HEAD_DIM}, got ${shapeString(qkv.shape)} with ${heads} heads`);
+  }
+  const t = qkv.shape.at(-2)!;
+  const lead = qkv.shape.slice(0, -2);
+  const bh = numel(lead) * heads;
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const layout = packed(t, heads, d);
+  const o = Tensor.empty([...lead, t, w], 'f32', op);
+  const lse = run(op, { qkv: [qkv, qkv, qkv], o, lse: [bh, t] }, bh, t, t, d, scale, opts.causal ?? false, layout);
+  const out = record(op, [qkv], o, (g, [x, os, ls]) => {
+    const dqkv = Tensor.empty(qkv.shape, 'f32', `${op} backward`);
+    runBackward(`${op} backward`, { qkv: [x!, x!, x!], o: os!, lse: ls!, g, dq: dqkv, dkv: dqkv }, bh, t, t, d, scale, opts.causal ?? false, layout);
+    return [dqkv];
+  }, [qkv, o, lse]);
+  lse.dispose(); // the record keeps its own view for backward
+  return out;
+}
+
 function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean): Tensor {
   const op = 'attention';
-  const engine = getEngine();
   const [sq, d] = q.shape.slice(-2) as [number, number];
   const sk = k.shape.at(-2)!;
   const bh = numel(q.shape.slice(0, -2));
-  const wg = engine.workgroupSize(INVOCATIONS_PER_WORKGROUP);
-  // no workgroup memory; the head dim and causality are uniforms, so one pipeline per entry point
-  // serves all shapes but for VEC4 (rows read as vec4s when the head dim allows it)
-  const constants = { WG: wg, VEC4: d % 4 === 0 ? 1 : 0 };
-  const params = (k0 = 0, kc = 0) => new Params().u32(bh, sq, sk).f32(scale, -Infinity).u32(d, Math.ceil(d / 4), causal ? 1 : 0, k0, kc);
-  const blocks = (rows: number) => bh * Math.ceil(rows / (4 * wg));
-  // Q, K, V and dO are bound as array<vec4f>; with a head dim that is not a multiple of 4 the
-  // tensor's size need not be, so the binding is widened to whole vec4s (pool buffers are sized
-  // in 16-byte steps and bindings start 16-byte aligned, so the padding is inside the buffer; the
-  // kernel never uses the values past the tensor)
-  const v4 = (t: Tensor, what: string): GPUBufferBinding => {
-    const b = t.buffer(what);
-    const offset = b.offset ?? 0;
-    return { ...b, size: Math.min(Math.ceil(t.size / 4) * 16, b.buffer.size - offset) };
-  };
+  const layout = separate(bh, sq, sk, d);
   const o = Tensor.empty(q.shape, 'f32', op);
-  const lse = Tensor.empty([bh, sq], 'f32', op);
-  if (o.size > 0 && sk > 0) {
-    engine.dispatch({
-      kernel: 'attention', entry: 'forward', constants, params: params(),
-      buffers: [v4(q, op), v4(k, op), v4(v, op), o.buffer(op), lse.buffer(op)], workgroups: blocks(sq),
-    });
-  }
+  const lse = run(op, { qkv: [q, k, v], o, lse: [bh, sq] }, bh, sq, sk, d, scale, causal, layout);
   const out = record(op, [q, k, v], o, (g, [qs, ks, vs, os, ls]) => {
-    const b = (t: Tensor) => t.buffer(`${op} backward`);
-    const b4 = (t: Tensor) => v4(t, `${op} backward`);
-    const dv = Tensor.empty([bh, sq], 'f32', `${op} backward`);
-    engine.dispatch({
-      kernel: 'attention', entry: 'rowdot', constants, params: params(),
-      buffers: [null, null, null, b(os!), null, b4(g), b(dv)], workgroups: Math.ceil((bh * sq) / wg),
-    });
-    const dq = Tensor.empty(q.shape, 'f32', `${op} backward`);
-    const dk = Tensor.empty(k.shape, 'f32', `${op} backward`);
-    const dvv = Tensor.empty(v.shape, 'f32', `${op} backward`);
-    // Per chunk of keys: backward_kv recomputes P and dS of the chunk's keys against every query,
-    // accumulates dK and dV, and leaves dS in scratch [bh, sq, kc]; backward_q then adds dS·K of the
-    // chunk to dQ. The scores are recomputed once (FlashAttention-2's split recomputes them twice).
-    const kc = chunkKeys(sk, 4 * wg);
-    const ds = Tensor.empty([bh, sq, kc], 'f32', `${op} backward`);
-    for (let k0 = 0; k0 < sk; k0 += kc) {
-      engine.dispatch({
-        kernel: 'attention', entry: 'backward_kv', constants, params: params(k0, kc),
-        buffers: [b4(qs!), b4(ks!), b4(vs!), null, b(ls!), b4(g), b(dv), b(dk), b(dvv), b(ds)], workgroups: bh * (kc / (4 * wg)),
-      });
-      engine.dispatch({
-        kernel: 'attention', entry: 'backward_q', constants, params: params(k0, kc),
-        buffers: [null, b4(ks!), null, null, null, null, null, b4(dq), null, b(ds)], workgroups: blocks(sq),
-      });
-    }
-    ds.dispose();
-    return [dq, dk, dvv];
+    const what = `${op} backward`;
+    const dq = Tensor.empty(q.shape, 'f32', what);
+    const dkv = Tensor.empty([2, ...k.shape], 'f32', what);
+    runBackward(what, { qkv: [qs!, ks!, vs!], o: os!, lse: ls!, g, dq, dkv }, bh, sq, sk, d, scale, causal, layout);
+    const [dk, dv] = [0, 1].map((i) => reshape(slice(dkv, [i], [i + 1]), k.shape));
+    dkv.dispose();
+    return [dq, dk, dv];
   }, [q, k, v, o, lse]);
   lse.dispose();
   return out;
 }
 
-// Keys per backward chunk: whole workgroup blocks (of 4·WG keys), about a quarter of the keys, so
-// that the dS scratch is about a quarter of one score matrix. (One chunk, or two, ran no faster.)
-function chunkKeys(sk: number, block: number): number {
-  return block * Math.max(1, Math.ceil(sk / 4 / block));
+type Three = readonly [Tensor, Tensor, Tensor];
+const INVOCATION_ROWS = 4; // rows (queries or keys) per invocation (kernels/attention.wgsl)
+
+function kernelSetup(bh: number, sq: number, sk: number, d: number, scale: number, causal: boolean, l: Layout) {
+  const engine = getEngine();
+  const wg = engine.workgroupSize(INVOCATIONS_PER_WORKGROUP);
+  // no workgroup memory; the head dim and causality are uniforms, so one pipeline per entry point
+  // serves all shapes but for VEC4 (rows read as vec4s when the head dim allows it, which also
+  // makes every stride and offset a multiple of 4)
+  const constants = { WG: wg, VEC4: d % 4 === 0 ? 1 : 0 };
+  const params = (k0 = 0, kc = 0) =>
+    new Params()
+      .u32(bh, sq, sk).f32(scale, -Infinity).u32(d, Math.ceil(d / 4), causal ? 1 : 0, k0, kc)
+      .u32(l.heads, l.qB, l.kvB, l.inH, l.inR, l.qOff, l.kOff, l.vOff, l.oB, l.oH, l.oR, l.dvOff);
+  // the 4-row groups of every batch-head in one sequence (kernels/attention.wgsl's quad())
+  const groups = (rows: number) => Math.ceil((bh * Math.ceil(rows / INVOCATION_ROWS)) / wg);
+  return { engine, wg, constants, params, groups };
+}
+
+// Q, K, V and dO are bound as array<vec4f>; with a head dim that is not a multiple of 4 the
+// tensor's size need not be, so the binding is widened to whole vec4s (pool buffers are sized
+// in 16-byte steps and bindings start 16-byte aligned, so the padding is inside the buffer; the
+// kernel never uses the values past the tensor)
+function v4(t: Tensor, what: string): GPUBufferBinding {
+  const b = t.buffer(what);
+  const offset = b.offset ?? 0;
+  return { ...b, size: Math.min(Math.ceil(t.size / 4) * 16, b.buffer.size - offset) };
+}
+
+/** The forward: writes O and returns the log-sum-exp of each score row, [bh, sq]. */
+function run(op: string, t: { qkv: Three; o: Tensor; lse: number[] }, bh: number, sq: number, sk: number, d: number, scale: number, causal: boolean, l: Layout): Tensor {
+  const { engine, constants, params, groups } = kernelSetup(bh, sq, sk, d, scale, causal, l);
+  const lse = Tensor.empty(t.lse, 'f32', op);
+  if (t.o.size > 0 && sk > 0) {
+    engine.dispatch({
+      kernel: 'attention', entry: 'forward', constants, params: params(),
+      buffers: [...t.qkv.map((x) => v4(x, op)), t.o.buffer(op), lse.buffer(op)], workgroups: groups(sq),
+    });
+  }
+  return lse;
+}
+
+/** The backward: writes dQ, and dK and dV into one buffer (dq may be that buffer too, when packed). */
+function runBackward(
+  op: string, t: { qkv: Three; o: Tensor; lse: Tensor; g: Tensor; dq: Tensor; dkv: Tensor },
+  bh: number, sq: number, sk: number, d: number, scale: number, causal: boolean, l: Layout,
+): void {
+  const { engine, wg, constants, params, groups } = kernelSetup(bh, sq, sk, d, scale, causal, l);
+  const b = (x: Tensor) => x.buffer(op);
+  const [qs, ks, vs] = t.qkv.map((x) => v4(x, op)) as [GPUBufferBinding, GPUBufferBinding, GPUBufferBinding];
+  const dvRow = Tensor.empty([bh, sq], 'f32', op);
+  engine.dispatch({
+    kernel: 'attention', entry: 'rowdot', constants, params: params(),
+    buffers: [null, null, null, b(t.o), null, v4(t.g, op), b(dvRow)], workgroups: Math.ceil((bh * sq) / wg),
+  });
+  // Per chunk of keys: backward_kv recomputes P and dS of the chunk's keys against every query,
+  // accumulates dK and dV, and leaves dS in scratch [bh, sq, kc]; backward_q then adds dS·K of the
+  // chunk to dQ. The scores are recomputed once (FlashAttention-2's split recomputes them twice).
+  const kc = chunkKeys(sk);
+  const ds = Tensor.empty([bh, sq, kc], 'f32', op);
+  for (let k0 = 0; k0 < sk; k0 += kc) {
+    engine.dispatch({
+      kernel: 'attention', entry: 'backward_kv', constants, params: params(k0, kc),
+      buffers: [qs, ks, vs, null, b(t.lse), v4(t.g, op), b(dvRow), b(t.dkv), null, b(ds)], workgroups: groups(kc),
+    });
+    engine.dispatch({
+      kernel: 'attention', entry: 'backward_q', constants, params: params(k0, kc),
+      buffers: [null, ks, null, null, null, null, null, v4(t.dq, op), null, b(ds)], workgroups: groups(sq),
+    });
+  }
+  ds.dispose();
+  dvRow.dispose();
+}
+
+// Keys per backward chunk: about a quarter of the keys, so that the dS scratch is about a quarter
+// of one score matrix (one chunk, or two, ran no faster), but all of them up to 64 (short
+// sequences: fewer dispatches); a multiple of the kernel's T = 8 keys that backward_q takes at a time.
+const KEY_STEP = 8;
+function chunkKeys(sk: number): number {
+  return KEY_STEP * Math.ceil(Math.max(sk / 4, Math.min(sk, 64)) / KEY_STEP);
 }
