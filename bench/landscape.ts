@@ -41,8 +41,9 @@ for (const name of models) {
   for (const samples of sampleCounts) {
     const set = prepareEvalSet(take(test, samples), name === 'mlp' ? 1000 : 250);
     // Rates do not depend on the grid: each evaluator is timed on points of the largest plane (the
-    // sequential one on a spread sample, the batched one chunk by chunk until the plane is done or
-    // `seconds` have passed), and the time for each plane size follows from the rate.
+    // sequential one on a spread sample, the batched one in whole chunks of its K, after the check
+    // below has compiled its pipelines, until the plane is done or `seconds` have passed), and the
+    // time for each plane size follows from the rate.
     const coords = linspace(-1, 1, Math.max(...grids));
     const plane = gridPoints(coords, coords);
     const sample = plane.filter((_, i) => i % Math.floor(plane.length / seqPoints) === 0).slice(0, seqPoints);
@@ -56,9 +57,10 @@ for (const name of models) {
     });
     const t1 = performance.now();
     let done = 0;
-    for (let step = 2; done < plane.length && (performance.now() - t1) / 1e3 < seconds; step *= 2) {
-      await batched.evaluate(plane.slice(done, done + step));
-      done = Math.min(plane.length, done + step);
+    const k = batched.chunkSize(plane.length);
+    while (done < plane.length && (performance.now() - t1) / 1e3 < seconds) {
+      await batched.evaluate(plane.slice(done, done + k));
+      done = Math.min(plane.length, done + k);
     }
     const batRate = done / ((performance.now() - t1) / 1e3);
     batched.dispose();
@@ -70,7 +72,7 @@ for (const name of models) {
           `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${rate.toFixed(2).padStart(9)} ${(points / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}`,
         );
       row('sequential', seqRate, '1.0x');
-      row('batched', batRate, `${(batRate / seqRate).toFixed(1)}x`);
+      row(`batched K=${k}`, batRate, `${(batRate / seqRate).toFixed(1)}x`);
     }
     disposeEvalSet(set);
   }

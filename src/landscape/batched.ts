@@ -84,6 +84,8 @@ export async function evaluateBatched(model: Layer, flat: FlatParameters, d1: Te
 export interface BatchedEvaluator {
   /** evaluates points (x, y) in chunks of K; call as often as needed */
   evaluate(points: Array<[number, number]>): Promise<PointResult[]>;
+  /** K, the points per pass, for a call with this many points */
+  chunkSize(points: number): number;
   /** frees the shared first-layer products */
   dispose(): void;
 }
@@ -110,8 +112,9 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
   const sharedBytes = data.batches.reduce((acc, b) => acc + 3 * 4 * b.size * productFloats, 0);
   const cached = sharedBytes <= 256 * 2 ** 20 ? data.batches.map((b) => noGrad(() => products(b.x))) : null;
 
+  const chunkSize = (points: number) => chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points);
   const evaluate = async (points: Array<[number, number]>): Promise<PointResult[]> => {
-    const k = chunk ?? chooseChunk(flat, widest, firstBatch?.size ?? 1, points.length);
+    const k = chunkSize(points.length);
     const results: PointResult[] = [];
     for (let c0 = 0; c0 < points.length; c0 += k) {
       const pts = points.slice(c0, c0 + k);
@@ -156,7 +159,7 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
     }
     return results;
   };
-  return { evaluate, dispose: () => cached?.forEach((p) => p.forEach((t) => t.dispose())) };
+  return { evaluate, chunkSize, dispose: () => cached?.forEach((p) => p.forEach((t) => t.dispose())) };
 }
 
 /** A 2x2 max-pool with stride 2 and no padding, which conv2dPool2 fuses. */
