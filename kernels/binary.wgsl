@@ -1,7 +1,9 @@
 // binary: y = f(a, b) elementwise with NumPy broadcasting, f selected by the OP override.
 // Layout: y contiguous f32 of n elements in the broadcast shape `shape` (rank <= 8). Entry `same`
-// reads a and b at the same index (equal shapes); entry `bcast` maps each output index to offsets in
-// a and b through per-axis strides (0 along broadcast axes). One invocation per element, 2-D grid.
+// reads a and b at the same index (equal shapes), 4 elements per invocation through vec4 views
+// widened to whole vec4s (as unary.wgsl, and for the same reason); entry `bcast` maps each output
+// index to offsets in a and b through per-axis strides (0 along broadcast axes), one element per
+// invocation. 2-D grid.
 // OP codes (kept in step with BINARY_OPS in src/tensor/elementwise.ts):
 //   0 add  1 sub  2 mul  3 div  4 pow  5 maximum  6 minimum  7 eq  8 ne  9 lt  10 le  11 gt  12 ge
 
@@ -20,6 +22,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4f>;
 
 fn apply(u: f32, v: f32) -> f32 {
   switch OP {
@@ -48,8 +53,10 @@ fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
 fn same(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = index(wid, nwg, lid);
-  if (i >= P.n) { return; }
-  y[i] = apply(a[i], b[i]);
+  if (i >= (P.n + 3u) / 4u) { return; }
+  let u = a4[i];
+  let v = b4[i];
+  y4[i] = vec4f(apply(u.x, v.x), apply(u.y, v.y), apply(u.z, v.z), apply(u.w, v.w));
 }
 
 @compute @workgroup_size(WG)

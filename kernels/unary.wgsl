@@ -2,7 +2,11 @@
 // constant, so each op compiles to its own branch-free pipeline). p0 and p1 are per-call scalars.
 // Entry `grad` is the backward: dx[i] = g[i] * f'(x[i]), next to the forward in `derivative`.
 // Entry `from_i32` converts i32 values to f32 (labels and indices into arithmetic).
-// Layout: x, g, y, dx contiguous f32 arrays of n elements; one invocation per element, 2-D grid.
+// Layout: x, g, y, dx contiguous f32 arrays of n elements, bound as vec4s widened to whole vec4s
+// (Tensor.buffer4): each invocation takes 4 elements, 2-D grid. On llvmpipe a storage access costs
+// per lane about the same for a vec4 as for one f32, so one element per invocation made ReLU cost
+// as much as a small convolution. The tail vec4's values past n are computed and written into the
+// output's padding (fresh outputs only).
 // OP codes (kept in step with UNARY_OPS in src/tensor/elementwise.ts):
 //   0 neg   1 abs   2 exp   3 log   4 sqrt   5 rsqrt   6 tanh   7 sigmoid   8 relu   9 sin
 //   10 cos  11 square   12 reciprocal   13 sign   14 floor   15 ceil
@@ -14,11 +18,12 @@ override OP: u32 = 0;
 
 struct Params { n: u32, p0: f32, p1: f32, _pad: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;
+@group(0) @binding(2) var<storage, read> g: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dx: array<vec4f>;
 @group(0) @binding(1) var<storage, read> xi: array<i32>;
+@group(0) @binding(2) var<storage, read_write> yi: array<f32>;
 
 const SQRT_2_OVER_PI = 0.7978845608028654;
 const INV_SQRT_2 = 0.7071067811865476;
@@ -96,20 +101,28 @@ fn derivative(v: f32) -> f32 {
   }
 }
 
+// Index of this invocation's vec4, or none (0xffffffff) past the n / 4 rounded up.
+fn vec4_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  return select(0xffffffffu, i, i < (P.n + 3u) / 4u);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= P.n) { return; }
-  y[i] = apply(x[i]);
+  let i = vec4_index(wid, nwg, lid);
+  if (i == 0xffffffffu) { return; }
+  let v = x[i];
+  y[i] = vec4f(apply(v.x), apply(v.y), apply(v.z), apply(v.w));
 }
 
 @compute @workgroup_size(WG)
 fn grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (i >= P.n) { return; }
-  dx[i] = g[i] * derivative(x[i]);
+  let i = vec4_index(wid, nwg, lid);
+  if (i == 0xffffffffu) { return; }
+  let v = x[i];
+  dx[i] = g[i] * vec4f(derivative(v.x), derivative(v.y), derivative(v.z), derivative(v.w));
 }
 
 @compute @workgroup_size(WG)
@@ -117,5 +130,5 @@ fn from_i32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
             @builtin(local_invocation_index) lid: u32) {
   let i = (wid.y * nwg.x + wid.x) * WG + lid;
   if (i >= P.n) { return; }
-  y[i] = f32(xi[i]);
+  yi[i] = f32(xi[i]);
 }

@@ -144,24 +144,16 @@ function kernelSetup(bh: number, sq: number, sk: number, d: number, scale: numbe
   return { engine, wg, constants, params, groups };
 }
 
-// Q, K, V and dO are bound as array<vec4f>; with a head dim that is not a multiple of 4 the
-// tensor's size need not be, so the binding is widened to whole vec4s (pool buffers are sized
-// in 16-byte steps and bindings start 16-byte aligned, so the padding is inside the buffer; the
-// kernel never uses the values past the tensor)
-function v4(t: Tensor, what: string): GPUBufferBinding {
-  const b = t.buffer(what);
-  const offset = b.offset ?? 0;
-  return { ...b, size: Math.min(Math.ceil(t.size / 4) * 16, b.buffer.size - offset) };
-}
 
 /** The forward: writes O and returns the log-sum-exp of each score row, [bh, sq]. */
 function run(op: string, t: { qkv: Three; o: Tensor; lse: number[] }, bh: number, sq: number, sk: number, d: number, scale: number, causal: boolean, l: Layout): Tensor {
   const { engine, constants, params, groups } = kernelSetup(bh, sq, sk, d, scale, causal, l);
   const lse = Tensor.empty(t.lse, 'f32', op);
+  // Q, K, V (and dO, dQ in backward) are bound as array<vec4f>, widened to whole vec4s (buffer4)
   if (t.o.size > 0 && sk > 0) {
     engine.dispatch({
       kernel: 'attention', entry: 'forward', constants, params: params(),
-      buffers: [...t.qkv.map((x) => v4(x, op)), t.o.buffer(op), lse.buffer(op)], workgroups: groups(sq),
+      buffers: [...t.qkv.map((x) => x.buffer4(op)), t.o.buffer(op), lse.buffer(op)], workgroups: groups(sq),
     });
   }
   return lse;
@@ -174,11 +166,11 @@ function runBackward(
 ): void {
   const { engine, wg, constants, params, groups } = kernelSetup(bh, sq, sk, d, scale, causal, l);
   const b = (x: Tensor) => x.buffer(op);
-  const [qs, ks, vs] = t.qkv.map((x) => v4(x, op)) as [GPUBufferBinding, GPUBufferBinding, GPUBufferBinding];
+  const [qs, ks, vs] = t.qkv.map((x) => x.buffer4(op)) as [GPUBufferBinding, GPUBufferBinding, GPUBufferBinding];
   const dvRow = Tensor.empty([bh, sq], 'f32', op);
   engine.dispatch({
     kernel: 'attention', entry: 'rowdot', constants, params: params(),
-    buffers: [null, null, null, b(t.o), null, v4(t.g, op), b(dvRow)], workgroups: Math.ceil((bh * sq) / wg),
+    buffers: [null, null, null, b(t.o), null, t.g.buffer4(op), b(dvRow)], workgroups: Math.ceil((bh * sq) / wg),
   });
   // Per chunk of keys: backward_kv recomputes P and dS of the chunk's keys against every query,
   // accumulates dK and dV, and leaves dS in scratch [bh, sq, kc]; backward_q then adds dS·K of the
@@ -188,11 +180,11 @@ function runBackward(
   for (let k0 = 0; k0 < sk; k0 += kc) {
     engine.dispatch({
       kernel: 'attention', entry: 'backward_kv', constants, params: params(k0, kc),
-      buffers: [qs, ks, vs, null, b(t.lse), v4(t.g, op), b(dvRow), b(t.dkv), null, b(ds)], workgroups: groups(kc),
+      buffers: [qs, ks, vs, null, b(t.lse), t.g.buffer4(op), b(dvRow), b(t.dkv), null, b(ds)], workgroups: groups(kc),
     });
     engine.dispatch({
       kernel: 'attention', entry: 'backward_q', constants, params: params(k0, kc),
-      buffers: [null, ks, null, null, null, null, null, v4(t.dq, op), null, b(ds)], workgroups: groups(sq),
+      buffers: [null, ks, null, null, null, null, null, t.dq.buffer4(op), null, b(ds)], workgroups: groups(sq),
     });
   }
   ds.dispose();

@@ -30,9 +30,9 @@ export function requireF32(op: string, ...ts: Tensor[]): void {
 /** y = f(x), without recording; the differentiable ops below wrap it. */
 function unaryKernel(op: UnaryOp, x: Tensor, p0: number, p1: number): Tensor {
   requireF32(op, x);
-  const xb = x.buffer(op);
+  const xb = x.buffer4(op);
   const y = Tensor.empty(x.shape, 'f32', op);
-  launchPerItem(getEngine(), 'unary', 'main', y.size, new Params().u32(y.size).f32(p0, p1), [xb, y.buffer(op)], {
+  launchPerItem(getEngine(), 'unary', 'main', Math.ceil(y.size / 4), new Params().u32(y.size).f32(p0, p1), [xb, y.buffer4(op)], {
     OP: UNARY_OPS[op],
   });
   return y;
@@ -41,7 +41,7 @@ function unaryKernel(op: UnaryOp, x: Tensor, p0: number, p1: number): Tensor {
 /** dx = g · f'(x): the backward of every unary op, one kernel (kernels/unary.wgsl, entry grad). */
 function unaryGradKernel(op: UnaryOp, x: Tensor, g: Tensor, p0: number, p1: number): Tensor {
   const dx = Tensor.empty(x.shape, 'f32', `${op} backward`);
-  launchPerItem(getEngine(), 'unary', 'grad', dx.size, new Params().u32(dx.size).f32(p0, p1), [x.buffer(op), g.buffer(op), dx.buffer(op)], {
+  launchPerItem(getEngine(), 'unary', 'grad', Math.ceil(dx.size / 4), new Params().u32(dx.size).f32(p0, p1), [x.buffer4(op), g.buffer4(op), dx.buffer4(op)], {
     OP: UNARY_OPS[op],
   });
   return dx;
@@ -54,17 +54,17 @@ export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
 
 function binaryKernel(op: BinaryOp, ta: Tensor, tb: Tensor): Tensor {
   requireF32(op, ta, tb);
-  const ab = ta.buffer(op);
-  const bb = tb.buffer(op);
   const shape = broadcastShapes(op, ta.shape, tb.shape);
   const y = Tensor.empty(shape, 'f32', op);
   const same = sameShape(ta.shape, tb.shape);
+  // equal shapes: 4 elements per invocation through vec4 bindings (kernels/binary.wgsl)
+  const bind = (t: Tensor) => (same ? t.buffer4(op) : t.buffer(op));
   const params = new Params()
     .u32(y.size, shape.length, 0, 0)
     .dims(shape)
     .dims(broadcastStrides(ta.shape, shape))
     .dims(broadcastStrides(tb.shape, shape));
-  launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', y.size, params, [ab, bb, y.buffer(op)], {
+  launchPerItem(getEngine(), 'binary', same ? 'same' : 'bcast', same ? Math.ceil(y.size / 4) : y.size, params, [bind(ta), bind(tb), bind(y)], {
     OP: BINARY_OPS[op],
     ...(same ? {} : { RANK: shape.length }),
   });

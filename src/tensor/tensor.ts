@@ -73,6 +73,18 @@ export class Tensor {
     return this.size > 0 ? { buffer: s.buffer, offset, size: this.size * 4 } : { buffer: s.buffer, offset };
   }
 
+  /**
+   * buffer() widened to whole vec4s, for kernels that bind the values as array<vec4f>: a size that
+   * is not a multiple of 4 would leave the last values outside the array. Pool buffers are sized in
+   * 16-byte steps and bindings start 16-byte aligned, so the padding is inside the buffer; kernels
+   * read it as garbage and may write it only in a tensor that owns its storage (a fresh output).
+   */
+  buffer4(op: string): GPUBufferBinding {
+    const b = this.buffer(op);
+    const offset = b.offset ?? 0;
+    return { ...b, size: Math.min(Math.ceil(this.size / 4) * 16, b.buffer.size - offset) };
+  }
+
   /** A tensor of another shape over the same storage (no copy). */
   view(shape: readonly number[], op = 'reshape'): Tensor {
     if (numel(shape) !== this.size) {
