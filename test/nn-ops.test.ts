@@ -98,3 +98,21 @@ describe('layer norm with per-slice affine parameters (inference)', () => {
     expect(() => L.layerNormPerSlice(L.zeros([2, 3, 4]), L.zeros([3, 4]), L.zeros([2, 4]))).toThrow(/layerNormPerSlice: weight of shape \[3, 4\] for input \[2, 3, 4\] \(expects \[2, 4\]\)/);
   });
 });
+
+describe('Sequential under noGrad', () => {
+  it('runs Conv2d-[ReLU]-MaxPool2d(2) as one fused kernel with the same result as the layer-by-layer forward', async () => {
+    const g = new L.Generator(SEED);
+    const net = new L.Sequential(
+      new L.Conv2d(3, 5, 3, g, { padding: 1 }), new L.ReLU(), new L.MaxPool2d(2), // fused with ReLU
+      new L.Conv2d(5, 4, 3, g), new L.MaxPool2d(2), // fused without ReLU; 5x5 -> 3x3 -> 1x1
+      new L.Conv2d(4, 6, 1, g), new L.ReLU(), // no pool: layer by layer
+      new L.Flatten(), new L.Linear(6, 3, g),
+    );
+    const x = g.normal([2, 3, 11, 10]);
+    const layered = net.forward(x); // gradients enabled: every layer on its own
+    const fused = L.noGrad(() => net.forward(x));
+    expect(fused.shape).toEqual([2, 3]);
+    const want = await layered.data();
+    await expectClose(fused, R.ref(layered.shape, want), 1e-5, 'fused Sequential');
+  });
+});

@@ -13,12 +13,12 @@ import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FlatParameters } from '../nn/flat.js';
-import { BatchNorm2d, Conv2d, Flatten, GELU, Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, convTail, Flatten, GELU, isPool2, Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
 import { ResNet } from '../nn/resnet.js';
 import { CNN, MLP } from '../nn/simple.js';
 import { ViT } from '../nn/vit.js';
 import { type EvalSet, finish, pointSums, type PointResult } from './evaluate.js';
-import { combineDense, combineImage, convTail, firstProducts, type Products } from './first-layer.js';
+import { combineDense, combineImage, firstProducts, type Products } from './first-layer.js';
 import { imageToDense, type Stacked, stackedBatchNorm, stackedConv, stackedLinear, stackedResNetBody, stackedVitBody } from './stacked.js';
 
 /**
@@ -160,12 +160,6 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
     return results;
   };
   return { evaluate, chunkSize, dispose: () => cached?.forEach((p) => p.forEach((t) => t.dispose())) };
-}
-
-/** A 2x2 max-pool with stride 2 and no padding, which conv2dPool2 fuses. */
-function isPool2(p: MaxPool2d): boolean {
-  const [k, st, pad] = [pair(p.kernel), pair(p.stride ?? p.kernel), pair(p.padding)];
-  return k.every((v) => v === 2) && st.every((v) => v === 2) && pad.every((v) => v === 0);
 }
 
 /** One batch through the stacked layers, from the shared first-layer products to outputs [K, B, ·]. */

@@ -11,7 +11,7 @@ import { matmul } from '../tensor/matmul.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { BatchNorm2d, Conv2d, type Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { Conv2d, type ConvTail, Linear } from '../nn/layers.js';
 import type { StackedParam } from './stacked.js';
 
 const b = (t: Tensor) => t.buffer('landscape combine');
@@ -39,23 +39,6 @@ export function combineDense(products: Products, alpha: Tensor, beta: Tensor, bi
   const params = new Params().u32(k, n, base.shape.at(-1)!, (p2 ? 1 : 0) | (bias ? 2 : 0) | (reluAfter ? 4 : 0));
   launchPerItem(getEngine(), 'landscape', 'combine', k * n, params, [b(base), b(p1), b(p2 ?? p1), b(alpha), b(beta), b(bias ?? base), b(y)]);
   return y;
-}
-
-/** What a first Conv2d's combination absorbs from the layers after it: [BatchNorm2d] [ReLU] [MaxPool2d], each optional. */
-export interface ConvTail {
-  bn: BatchNorm2d | null;
-  relu: boolean;
-  pool: MaxPool2d | null;
-  /** how many layers after the conv it absorbs */
-  length: number;
-}
-
-export function convTail(layers: readonly Layer[], at: number): ConvTail {
-  let i = at;
-  const bn = layers[i] instanceof BatchNorm2d ? (layers[i++] as BatchNorm2d) : null;
-  const relu = layers[i] instanceof ReLU ? (i++, true) : false;
-  const pool = layers[i] instanceof MaxPool2d ? (layers[i++] as MaxPool2d) : null;
-  return { bn, relu, pool, length: i - at };
 }
 
 /**

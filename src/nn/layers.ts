@@ -1,7 +1,8 @@
 // Layers with PyTorch's parameter names, layouts and default initializations.
 import { selfAttention } from '../tensor/attention.js';
 import { batchNorm2d } from '../tensor/batchnorm.js';
-import { conv2d, pair, type Pair } from '../tensor/conv.js';
+import { isGradEnabled } from '../tensor/autograd.js';
+import { conv2d, conv2dPool2, pair, type Pair } from '../tensor/conv.js';
 import { fromArray, ones, zeros } from '../tensor/creation.js';
 import { dropout } from '../tensor/dropout.js';
 import { gelu, relu } from '../tensor/elementwise.js';
@@ -212,9 +213,47 @@ export class Sequential extends Layer {
     super();
     this.layers = layers.map((l, i) => this.module(String(i), l));
   }
+  /**
+   * Under noGrad (inference), each Conv2d-[ReLU]-MaxPool2d(2) run is one conv2dPool2 kernel that
+   * never writes the full-size convolution (an evaluation pass, the sequential landscape evaluator).
+   */
   forward(x: Tensor): Tensor {
-    return this.layers.reduce((h, l) => l.forward(h), x);
+    let h = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      const tail = l instanceof Conv2d && !isGradEnabled() ? convTail(this.layers, i + 1) : null;
+      if (l instanceof Conv2d && tail && !tail.bn && tail.pool && isPool2(tail.pool)) {
+        h = conv2dPool2(h, l.weight(), l.bias?.() ?? null, l.opts, tail.relu);
+        i += tail.length;
+      } else {
+        h = l.forward(h);
+      }
+    }
+    return h;
   }
+}
+
+/** The layers after a Conv2d that an inference kernel can absorb: [BatchNorm2d] [ReLU] [MaxPool2d], each optional. */
+export interface ConvTail {
+  bn: BatchNorm2d | null;
+  relu: boolean;
+  pool: MaxPool2d | null;
+  /** how many layers after the conv it absorbs */
+  length: number;
+}
+
+export function convTail(layers: readonly Layer[], at: number): ConvTail {
+  let i = at;
+  const bn = layers[i] instanceof BatchNorm2d ? (layers[i++] as BatchNorm2d) : null;
+  const relu = layers[i] instanceof ReLU ? (i++, true) : false;
+  const pool = layers[i] instanceof MaxPool2d ? (layers[i++] as MaxPool2d) : null;
+  return { bn, relu, pool, length: i - at };
+}
+
+/** A 2x2 max-pool with stride 2 and no padding, which conv2dPool2 fuses. */
+export function isPool2(p: MaxPool2d): boolean {
+  const [k, st, pad] = [pair(p.kernel), pair(p.stride ?? p.kernel), pair(p.padding)];
+  return k.every((v) => v === 2) && st.every((v) => v === 2) && pad.every((v) => v === 0);
 }
 
 /** timm's Mlp: fc1, GELU, dropout, fc2. */
