@@ -57,11 +57,13 @@ describe('landscape evaluation', () => {
     const set = L.prepareEvalSet(data, 64);
     const points = grid(5);
     const seq = await L.evaluateSequential(model, flat, d1, d2, points, set);
-    const bat = await L.evaluateBatched(model, flat, d1, d2, points, set, 7);
-    points.forEach((p, i) => {
-      expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}; ${note}`).toBeLessThan(1e-5);
-      expect(Math.abs(bat[i]!.accuracy - seq[i]!.accuracy) * 203, `point ${p}`).toBeLessThanOrEqual(1);
-    });
+    for (const shareFirstLayer of [true, false]) {
+      const bat = await L.evaluateBatched(model, flat, d1, d2, points, set, { chunk: 7, shareFirstLayer });
+      points.forEach((p, i) => {
+        expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}, shared ${shareFirstLayer}; ${note}`).toBeLessThan(1e-5);
+        expect(Math.abs(bat[i]!.accuracy - seq[i]!.accuracy) * 203, `point ${p}`).toBeLessThanOrEqual(1);
+      });
+    }
     // the centre is the model itself
     const centre = await L.evaluate(model, data, 64);
     expect(seq[12]!.loss / centre.loss).toBeCloseTo(1, 5);
@@ -75,7 +77,10 @@ describe('landscape evaluation', () => {
     labels: Int32Array.from({ length: n }, (_, i) => i % classes),
   });
 
-  /** Both evaluators on a 3x3 grid: losses within 1e-5 relative, accuracies within one sample (d₂ null: a line). */
+  /**
+   * Both evaluators on a 3x3 grid, the batched one with its first layer shared and run per point:
+   * losses within 1e-5 relative, accuracies within one sample (d₂ null: a line).
+   */
   async function expectAgree(model: L.Layer, data: L.Dataset, batchSize: number, d2Opts: Partial<L.DirectionOptions> | null = {}) {
     const flat = L.FlatParameters.of(model);
     const d1 = L.randomDirection(flat, { seed: 21 });
@@ -83,14 +88,24 @@ describe('landscape evaluation', () => {
     const set = L.prepareEvalSet(data, batchSize);
     const points = grid(3, -0.5, 0.5);
     const seq = await L.evaluateSequential(model, flat, d1, d2, points, set);
-    const bat = await L.evaluateBatched(model, flat, d1, d2, points, set, 4);
-    points.forEach((p, i) => {
-      expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}; ${note}`).toBeLessThan(1e-5);
-      expect(Math.abs(bat[i]!.accuracy - seq[i]!.accuracy) * L.size(data), `point ${p}`).toBeLessThanOrEqual(1);
-    });
+    for (const shareFirstLayer of [true, false]) {
+      const bat = await L.evaluateBatched(model, flat, d1, d2, points, set, { chunk: 4, shareFirstLayer });
+      points.forEach((p, i) => {
+        expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}, shared ${shareFirstLayer}; ${note}`).toBeLessThan(1e-5);
+        expect(Math.abs(bat[i]!.accuracy - seq[i]!.accuracy) * L.size(data), `point ${p}`).toBeLessThanOrEqual(1);
+      });
+    }
   }
 
-  it('batched and sequential agree on a CNN (shared first conv fused with ReLU and pool; grouped convolutions), on a plane and a line', async () => {
+  it('shares the first layer by default where each output sums at least SHARE_MIN products', () => {
+    const g = new L.Generator(1);
+    expect(L.sharesFirstLayer(new L.Linear(784, 128, g))).toBe(true);
+    expect(L.sharesFirstLayer(new L.Conv2d(1, 8, 3, g))).toBe(false); // 9 products
+    expect(L.sharesFirstLayer(new L.Conv2d(1, 64, 7, g, { stride: 7 }))).toBe(true); // a patch embedding: 49
+    expect(L.sharesFirstLayer(new L.Conv2d(4, 8, 3, g, { groups: 2 }))).toBe(true); // grouped: always
+  });
+
+  it('batched and sequential agree on a CNN (first conv fused with ReLU and pool; grouped convolutions), on a plane and a line', async () => {
     const cnn = () => new L.CNN({ kind: 'cnn', imageSize: 8, channels: 1, widths: [3, 4], hidden: 6, classes: 3 }, 2);
     await expectAgree(cnn(), images(41, 3), 16);
     await expectAgree(cnn(), images(23, 3), 8, null);
@@ -105,7 +120,7 @@ describe('landscape evaluation', () => {
   }
 
   for (const stem of ['cifar', 'imagenet'] as const) {
-    it(`batched and sequential agree on a ResNet (${stem} stem; eval-mode BatchNorm folded into the shared first conv, then per point)`, async () => {
+    it(`batched and sequential agree on a ResNet (${stem} stem; eval-mode BatchNorm folded into the shared first conv, or per point)`, async () => {
       const net = new L.ResNet({ kind: 'resnet', blocks: [1, 1], widths: [4, 6], channels: 1, classes: 3, stem }, 3);
       await randomizeStats(net);
       await expectAgree(net, images(29, 3), 16, { oneD: 'keep' }); // d₂ moves the BatchNorm weights and biases too

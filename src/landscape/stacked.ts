@@ -34,12 +34,14 @@ export function stackedLinear(x: Tensor, l: Linear, kk: number, stacked: Stacked
 
 /**
  * A Conv2d on image activations [B, K·C, H, W]: each point's channels are their own groups. With
- * `pool`, fused with the 2x2/2 max-pool (and ReLU) that follows it (conv2dPool2).
+ * `sharedInput`, on one input [B, C, H, W] for all points instead (an ungrouped first layer): the
+ * points' weights are stacked on output channels. With `pool`, fused with the 2x2/2 max-pool (and
+ * ReLU) that follows it (conv2dPool2).
  */
-export function stackedConv(x: Tensor, l: Conv2d, kk: number, stacked: StackedParam, pool: { relu: boolean } | null = null): Tensor {
+export function stackedConv(x: Tensor, l: Conv2d, kk: number, stacked: StackedParam, pool: { relu: boolean } | null = null, sharedInput = false): Tensor {
   const w = reshape(stacked(l.weight()), [-1, ...l.weight().shape.slice(1)]);
   const bias = l.bias ? reshape(stacked(l.bias()), [-1]) : null;
-  const opts = { ...l.opts, groups: (l.opts.groups ?? 1) * kk };
+  const opts = { ...l.opts, groups: (l.opts.groups ?? 1) * (sharedInput ? 1 : kk) };
   return pool ? conv2dPool2(x, w, bias, opts, pool.relu) : conv2d(x, w, bias, opts);
 }
 
