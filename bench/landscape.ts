@@ -4,7 +4,7 @@
 // timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
 // on which points); results of the two are compared on the sample before anything is reported.
 // Usage: npx tsx bench/landscape.ts [--models mlp,cnn,vit-tiny,resnet8] [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-import { adaptiveAvgPool2d, add, batchedEvaluator, relu, ResNet, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+import { adaptiveAvgPool2d, add, forwardLayers, batchedEvaluator, relu, ResNet, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
@@ -117,7 +117,13 @@ function layerParts(model: Layer): Array<[string, (x: Tensor) => Tensor]> {
     ];
   }
   if (model instanceof CNN) {
-    return [...model.features.layers, ...model.classifier.layers].map((l, i) => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]);
+    // as Sequential runs them under noGrad: each conv-ReLU-pool is one fused kernel
+    const [f, c] = [model.features.layers, model.classifier.layers];
+    return [
+      ['conv1+ReLU+pool', (x) => forwardLayers(f.slice(0, 3), x)],
+      ['conv2+ReLU+pool', (x) => forwardLayers(f.slice(3), x)],
+      ...c.map((l, i): [string, (x: Tensor) => Tensor] => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]),
+    ];
   }
   if (model instanceof ViT) {
     return [

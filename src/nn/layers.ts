@@ -213,24 +213,29 @@ export class Sequential extends Layer {
     super();
     this.layers = layers.map((l, i) => this.module(String(i), l));
   }
-  /**
-   * Under noGrad (inference), each Conv2d-[ReLU]-MaxPool2d(2) run is one conv2dPool2 kernel that
-   * never writes the full-size convolution (an evaluation pass, the sequential landscape evaluator).
-   */
   forward(x: Tensor): Tensor {
-    let h = x;
-    for (let i = 0; i < this.layers.length; i++) {
-      const l = this.layers[i]!;
-      const tail = l instanceof Conv2d && !isGradEnabled() ? convTail(this.layers, i + 1) : null;
-      if (l instanceof Conv2d && tail && !tail.bn && tail.pool && isPool2(tail.pool)) {
-        h = conv2dPool2(h, l.weight(), l.bias?.() ?? null, l.opts, tail.relu);
-        i += tail.length;
-      } else {
-        h = l.forward(h);
-      }
-    }
-    return h;
+    return forwardLayers(this.layers, x);
   }
+}
+
+/**
+ * Layers applied in turn. Under noGrad (inference), each Conv2d-[ReLU]-MaxPool2d(2) run is one
+ * conv2dPool2 kernel that never writes the full-size convolution (an evaluation pass, the
+ * sequential landscape evaluator).
+ */
+export function forwardLayers(layers: readonly Layer[], x: Tensor): Tensor {
+  let h = x;
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i]!;
+    const tail = l instanceof Conv2d && !isGradEnabled() ? convTail(layers, i + 1) : null;
+    if (l instanceof Conv2d && tail && !tail.bn && tail.pool && isPool2(tail.pool)) {
+      h = conv2dPool2(h, l.weight(), l.bias?.() ?? null, l.opts, tail.relu);
+      i += tail.length;
+    } else {
+      h = l.forward(h);
+    }
+  }
+  return h;
 }
 
 /** The layers after a Conv2d that an inference kernel can absorb: [BatchNorm2d] [ReLU] [MaxPool2d], each optional. */
