@@ -16,8 +16,8 @@
 //                and dS of the chunk to the scratch DS [BH, SQ, P.kc] (the chunk's keys contiguous)
 //   backward_q:  per query row, after backward_kv of the same chunk: dQ_i (+)= Σ_{j in chunk} dS_ij K_j
 //                (the first chunk stores, later ones add to what dQ holds)
-// The host runs the two per chunk; a chunk is about a quarter of the keys, so DS is about a quarter
-// of one score matrix. FlashAttention-2's split (one kernel per query block recomputing P and dP for
+// The host runs the two per chunk; a chunk is about a quarter of the keys (all of them up to 64),
+// so DS is about a quarter of one score matrix. FlashAttention-2's split (one kernel per query block recomputing P and dP for
 // dQ, one per key block for dK and dV) recomputes them twice: 9 matmul-sized passes with the
 // forward, against 7 here plus writing and reading dS once (about a tenth of the backward's time,
 // measured by leaving it out). Partial dQ per key block instead would need a sum over the block's
@@ -42,7 +42,8 @@
 //     and private-array reads) was 15-35% slower: the live values no longer fit in registers.
 //     Keeping the streamed Q and dO rows of a block in a private array for reuse, instead of
 //     loading them again, was about 20% slower: private arrays with a loop index cost more than
-//     loads whose address is the same for the whole workgroup. Workgroups of 8 or 32 invocations
+//     loads whose address was the same for the whole workgroup (measured when a workgroup took
+//     one batch-head; since quad() it may span several). Workgroups of 8 or 32 invocations
 //     ran no differently from 16 (4 was slower: fewer than llvmpipe's 8 SIMD lanes).
 //   - backward_q reads dS as vec4s of 4 keys per row (DS's rows are per query) and keeps dQ across
 //     chunks in its buffer, read and written as vec4s when HD is a multiple of 4.

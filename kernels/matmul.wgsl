@@ -27,7 +27,7 @@
 // epilogue's bias and residual) as vec4s in v6 measured within ±10% of scalar stores on a ViT's
 // Linear shapes (4250 x 64 x 192 and the like) and 10% slower at 512³, in alternating runs (not kept).
 // Tiles need not divide M, N or K: reads are clamped to the last row/column, writes masked.
-// Epilogue (every version, in store()): C = A·B + bias + R when BIAS / RES are set. bias is one row
+// Epilogue (every version, in put()): C = A·B + bias + R when BIAS / RES are set. bias is one row
 // of N per batch element (P.bias_stride = N) or one row for all (0), broadcast over the M rows; R
 // is [batch, M, N] like C. A Linear layer's bias and a residual connection thus cost no pass of
 // their own (on lavapipe an elementwise pass over C costs about as much as a small-K matmul).

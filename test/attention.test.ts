@@ -68,7 +68,28 @@ describe('attention against the float64 reference', () => {
         },
       });
     }
-    expect(() => L.selfAttention(L.zeros([2, 5, 10]), 2)).toThrow('selfAttention: expects qkv [..., T, 3·heads·D] with a head dim D of 1 to 128, got [2, 5, 10] with 2 heads');
+    expect(() => L.selfAttention(L.zeros([2, 5, 10]), 2)).toThrow('selfAttention: expects qkv [..., T, 3·heads·D] with a whole head dim D, got [2, 5, 10] with 2 heads');
+  });
+
+  it('selfAttention with a head dim above the kernels\' 128 takes the unfused path', async () => {
+    const [t, d] = [3, 130];
+    await gradCheck({
+      what: `selfAttention T=${t} D=${d}`, shapes: [[2, 1, t, 3 * d]],
+      gpu: (qkv) => L.selfAttention(qkv, 1),
+      ref: (qkv) => {
+        const part = (i: number) => A.reshape(A.slice(qkv, [0, 0, 0, i * d], [2, 1, t, d]), [2, 1, 1, t, d]);
+        return A.reshape(A.attention(part(0), part(1), part(2), 1 / Math.sqrt(d)), [2, 1, t, d]);
+      },
+    });
+  });
+
+  it('gives zero key and value gradients when there are no queries', async () => {
+    const g = new L.Generator(3);
+    const [q, k, v] = [g.normal([2, 0, 8]), g.normal([2, 5, 8]), g.normal([2, 5, 8])].map((x) => x.requireGrad());
+    const out = L.attention(q!, k!, v!);
+    expect(out.shape).toEqual([2, 0, 8]);
+    L.backward(L.sum(out));
+    for (const x of [k!, v!]) expect([...(await x.grad!.data())].every((e) => e === 0)).toBe(true);
   });
 
   it('keeps no score matrix alive for backward', async () => {

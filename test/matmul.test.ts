@@ -95,6 +95,8 @@ describe('matmul against float64', () => {
     const b = L.zeros([2, 4, 5]);
     expect(() => L.matmul(a, b, { bias: L.zeros([4]) })).toThrow('matmul: bias [4] is neither [5] nor one row of 5 per batch element of the product [2, 3, 5]');
     expect(() => L.matmul(a, b, { bias: L.zeros([2, 3, 5]) })).toThrow(/bias \[2, 3, 5\] is neither/);
+    // the right size, the wrong batch axes
+    expect(() => L.matmul(L.zeros([2, 3, 4, 4]), L.zeros([2, 3, 4, 5]), { bias: L.zeros([3, 2, 1, 5]) })).toThrow(/bias \[3, 2, 1, 5\] is neither/);
     expect(() => L.matmul(a, b, { residual: L.zeros([2, 5, 3]) })).toThrow("matmul: residual [2, 5, 3] does not match the product's shape [2, 3, 5]");
     expect(() => L.matmul(a, L.zeros([4, 5]), { residual: L.zeros([6, 5]) })).toThrow("matmul: residual [6, 5] does not match the product's shape [2, 3, 5]");
   });

@@ -4,9 +4,9 @@
 // the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline.
 import { Params } from '../gpu/params.js';
 import { record } from './autograd.js';
-import { fromArray } from './creation.js';
+import { fromArray, zeros } from './creation.js';
 import { add, mul, requireF32 } from './elementwise.js';
-import { reshape, slice } from './layout.js';
+import { permute, reshape, slice } from './layout.js';
 import { matmul } from './matmul.js';
 import { getEngine } from './runtime.js';
 import { numel, sameShape, shapeString } from './shape.js';
@@ -77,7 +77,8 @@ const packed = (t: number, heads: number, d: number): Layout => {
  * Self-attention on a packed projection, as timm's Attention: qkv [..., T, 3·W] holds q, k and v
  * as [..., T, 3, heads, W/heads]; returns [..., T, W] with the heads side by side. The kernels read
  * and write those layouts directly (no permute or split before, no permute after), and the
- * gradient comes back packed the same way.
+ * gradient comes back packed the same way. Head dims above the kernels' 128 split q, k and v off and
+ * run attention() (its unfused path).
  */
 export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'fused'> = {}): Tensor {
   const op = 'selfAttention';
@@ -85,11 +86,19 @@ export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOp
   const w3 = qkv.shape.at(-1) ?? 0;
   const w = w3 / 3;
   const d = w / heads;
-  if (qkv.rank < 2 || !Number.isInteger(d) || d < 1 || d > MAX_HEAD_DIM) {
-    throw new Error(`${op}: expects qkv [..., T, 3·heads·D] with a head dim D of 1 to ${MAX_HEAD_DIM}, got ${shapeString(qkv.shape)} with ${heads} heads`);
+  if (qkv.rank < 2 || !Number.isInteger(d) || d < 1) {
+    throw new Error(`${op}: expects qkv [..., T, 3·heads·D] with a whole head dim D, got ${shapeString(qkv.shape)} with ${heads} heads`);
   }
   const t = qkv.shape.at(-2)!;
   const lead = qkv.shape.slice(0, -2);
+  if (d > MAX_HEAD_DIM) {
+    // [..., T, 3, H, D] -> [3, ..., H, T, D]; the output [..., H, T, D] -> [..., T, H·D]
+    const n = lead.length;
+    const axes = lead.map((_, i) => i);
+    const parts = permute(reshape(qkv, [...lead, t, 3, heads, d]), [n + 1, ...axes, n + 2, n, n + 3]);
+    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(parts, [i], [i + 1]), [...lead, heads, t, d])) as [Tensor, Tensor, Tensor];
+    return reshape(permute(attention(q, k, v, opts), [...axes, n + 1, n, n + 2]), [...lead, t, w]);
+  }
   const bh = numel(lead) * heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const layout = packed(t, heads, d);
@@ -115,7 +124,8 @@ function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean):
   const out = record(op, [q, k, v], o, (g, [qs, ks, vs, os, ls]) => {
     const what = `${op} backward`;
     const dq = Tensor.empty(q.shape, 'f32', what);
-    const dkv = Tensor.empty([2, ...k.shape], 'f32', what);
+    // no queries: no kernel runs, and dK, dV are zero
+    const dkv = sq === 0 ? zeros([2, ...k.shape]) : Tensor.empty([2, ...k.shape], 'f32', what);
     runBackward(what, { qkv: [qs!, ks!, vs!], o: os!, lse: ls!, g, dq, dkv }, bh, sq, sk, d, scale, causal, layout);
     const [dk, dv] = [0, 1].map((i) => reshape(slice(dkv, [i], [i + 1]), k.shape));
     dkv.dispose();
@@ -165,6 +175,7 @@ function runBackward(
   bh: number, sq: number, sk: number, d: number, scale: number, causal: boolean, l: Layout,
 ): void {
   const { engine, wg, constants, params, groups } = kernelSetup(bh, sq, sk, d, scale, causal, l);
+  if (bh * sq === 0 || sk === 0) return; // nothing to write: no queries, or no keys to have gradients
   const b = (x: Tensor) => x.buffer(op);
   const [qs, ks, vs] = t.qkv.map((x) => x.buffer4(op)) as [GPUBufferBinding, GPUBufferBinding, GPUBufferBinding];
   const dvRow = Tensor.empty([bh, sq], 'f32', op);

@@ -60,7 +60,9 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 /**
  * x[starts[0]:ends[0], starts[1]:ends[1], ...] with Python's rules: negative indices count from the
- * end, out-of-range bounds clamp; missing trailing axes are taken whole.
+ * end, out-of-range bounds clamp; missing trailing axes are taken whole. A window that is one
+ * contiguous, aligned run of x's storage is a view, as in torch: it sees later writes into x (an
+ * `assign` to a parameter), and a snapshot needs `clone`.
  */
 export function slice(x: Tensor, starts: readonly number[], ends: readonly number[] = []): Tensor {
   if (starts.length > x.rank || ends.length > x.rank) {

@@ -21,7 +21,8 @@ export interface MatmulOptions {
   version?: MatmulVersion;
   /**
    * added to every row of the product, in the kernel's epilogue (a Linear layer's bias): [N] for
-   * every batch element, or [...batch, 1, N] (equally [...batch, N]) with one row per batch element
+   * every batch element, or [...batch, 1, N] (equally [...batch, N]) with one row per element of the
+   * product's batch axes (those of a batched B; a's extra axes against a 2-D B fold into its rows)
    */
   bias?: Tensor;
   /** added to the product elementwise in the epilogue (a residual connection); the output's shape */
@@ -80,16 +81,24 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const bBatch = bShape.slice(0, -2);
   const batchShape = broadcastShapes(op, aBatch, bBatch);
   const outShape = [...batchShape, ...(a.rank === 1 ? [] : [m]), ...(b.rank === 1 ? [] : [n])];
+  const batch = numel(batchShape);
+  const { bias, residual } = opts;
+  if (bias) {
+    requireF32(op, bias);
+    // [N], or [...batch, 1, N] / [...batch, N] with the product's own batch axes
+    const lead = bias.shape.slice(0, -1);
+    const rows = lead.length === batchShape.length + 1 && lead.at(-1) === 1 ? lead.slice(0, -1) : lead;
+    if (bias.shape.at(-1) !== n || !(bias.size === n || sameShape(rows, batchShape))) {
+      throw new Error(`${op}: bias ${shapeString(bias.shape)} is neither [${n}] nor one row of ${n} per batch element of the product ${shapeString(outShape)}`);
+    }
+  }
+  if (residual) {
+    requireF32(op, residual);
+    requireShape(op, residual, outShape, 'residual');
+  }
   const ab = a.buffer(op);
   const bb = b.buffer(op);
   const c = Tensor.empty(outShape, 'f32', op);
-  const batch = numel(batchShape);
-  const { bias, residual } = opts;
-  if (bias) requireF32(op, bias);
-  if (bias && !(bias.shape.at(-1) === n && (bias.size === n || bias.size === batch * n))) {
-    throw new Error(`${op}: bias ${shapeString(bias.shape)} is neither [${n}] nor one row of ${n} per batch element of the product ${shapeString(outShape)}`);
-  }
-  if (residual) requireShape(op, residual, outShape, 'residual');
   if (c.size === 0) return c;
   // Batch strides in f32 elements: broadcastStrides counts whole matrices (0 along broadcast axes).
   const matrixStrides = (shape: number[], lead: number[]) =>
