@@ -2,7 +2,10 @@
 // dilation and groups, forward and both gradients, as implicit GEMMs: im2col indices are computed
 // on the fly, nothing is materialized.
 // Layout: x [N, C, H, W], w [OC, C/groups, KH, KW] (OIHW), bias [OC], y [N, OC, OH, OW], all
-// contiguous f32. Per group g, with Cg = C/groups, OCg = OC/groups and kk = (ic, kh, kw) flattened
+// contiguous f32; `forward` takes the weights transposed by the host to [groups, Cg·KH·KW, OCg]
+// (wt4), so the 4 output channels of an invocation at one tap are one vec4 load when OCg % 4 == 0
+// (VEC4W; otherwise 4 component reads of the same view): 5 loads per 16 FMAs instead of 8. On the
+// MNIST CNN (batch 250), back to back: both landscape evaluators 5-20% more points/s. Per group g, with Cg = C/groups, OCg = OC/groups and kk = (ic, kh, kw) flattened
 // over Cg·KH·KW (so w[oc, kk] = w[oc * Cg·KH·KW + kk]):
 //   forward:          Y[(n,oh,ow), oc] = Σ_kk X[(n,oh,ow), kk] · W[oc, kk] (+ bias)
 //   backward_input:   dX[(n,ih,iw), ic] = Σ_(oc,kh,kw) dY[n, oc, oh, ow] · w[oc, ic, kh, kw]
@@ -21,6 +24,7 @@ override WY: u32 = 8; // and rows; WX·WY = 64
 // P.relu: each invocation's 4 rows are one pooled pixel's window instead of 4 consecutive pixels, so
 // the full-size output is never written (inference only: no backward keeps the window's argmax)
 override POOL: bool = false;
+override VEC4W: bool = false;
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -33,6 +37,7 @@ struct Params {
 // forward: x, w, bias -> y
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> wt4: array<vec4f>; // forward: [groups, Cg·KH·KW, OCg]
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 // backward_input: dy, w -> dx;  backward_weight: dy, x -> dw
@@ -93,7 +98,9 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let t = tile_of(wid, nwg, lid, rows, ocg(), select(4u, 1u, POOL));
   if (!t.live) { return; }
   let K = ksize();
-  let oc = t.g * ocg() + min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
+  let jv = min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u)); // channels in the group
+  let oc = t.g * ocg() + jv;
+  let wbase = t.g * K * ocg();
   // the block's 4 output pixels (n, oh, ow): consecutive ones, or one pooled pixel's 2x2 window
   var owv: vec4u;
   var ohv: vec4u;
@@ -126,7 +133,14 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
         let ok = row_ok & (iw >= vec4i(0)) & (iw < vec4i(i32(P.w)));
         let at = row_at + vec4u(max(iw, vec4i(0)));
         let av = select(vec4f(0.0), vec4f(x[at.x], x[at.y], x[at.z], x[at.w]), ok);
-        let b = vec4f(wt[oc.x * K + kk], wt[oc.y * K + kk], wt[oc.z * K + kk], wt[oc.w * K + kk]);
+        let wrow = wbase + kk * ocg();
+        var b: vec4f;
+        if (VEC4W) {
+          b = wt4[(wrow + t.col0) / 4u];
+        } else {
+          let i = vec4u(wrow) + jv;
+          b = vec4f(wt4[i.x >> 2u][i.x & 3u], wt4[i.y >> 2u][i.y & 3u], wt4[i.z >> 2u][i.z & 3u], wt4[i.w >> 2u][i.w & 3u]);
+        }
         acc[0] = fma(vec4f(av.x), b, acc[0]);
         acc[1] = fma(vec4f(av.y), b, acc[1]);
         acc[2] = fma(vec4f(av.z), b, acc[2]);

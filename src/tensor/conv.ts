@@ -1,7 +1,8 @@
 // 2-D convolution, forward and both gradients as implicit GEMMs (kernels/conv2d.wgsl), with
 // torch.nn.functional.conv2d's arguments and output size.
 import { Params } from '../gpu/params.js';
-import { record } from './autograd.js';
+import { noGrad, record } from './autograd.js';
+import { permute, reshape } from './layout.js';
 import { requireF32 } from './elementwise.js';
 import { sum } from './reduce.js';
 import { getEngine } from './runtime.js';
@@ -81,12 +82,22 @@ export function conv2dPool2(x: Tensor, weight: Tensor, bias: Tensor | null, opts
   const [ph, pw] = [Math.floor(oh / 2), Math.floor(ow / 2)];
   if (ph < 1 || pw < 1) throw new Error(`${op}: a ${oh}x${ow} convolution output has no 2x2 window`);
   const y = Tensor.empty([n, oc, ph, pw], 'f32', op);
-  const tiles = tiling(groups, n * ph * pw, oc / groups, 1);
-  getEngine().dispatch({
-    kernel: 'conv2d', entry: 'forward', params: params(), constants: { ...tiles.constants, POOL: 1 }, workgroups: tiles.workgroups,
-    buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
-  });
+  forwardGemm(op, x, weight, bias, y, params(), tiling(groups, n * ph * pw, oc / groups, 1), groups, true);
   return y;
+}
+
+/**
+ * The implicit-GEMM forward (pooled or not), with the weights transposed per group to
+ * [groups, Cg·KH·KW, OC/groups] so that 4 output channels at one tap are one vec4 load.
+ */
+function forwardGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, y: Tensor, params: Params, tiles: ReturnType<typeof tiling>, groups: number, pool: boolean): void {
+  const ocg = weight.shape[0]! / groups;
+  const wt = noGrad(() => permute(reshape(weight, [groups, ocg, -1]), [0, 2, 1]));
+  getEngine().dispatch({
+    kernel: 'conv2d', entry: 'forward', params, constants: { ...tiles.constants, POOL: pool ? 1 : 0, VEC4W: ocg % 4 === 0 ? 1 : 0 },
+    workgroups: tiles.workgroups, buffers: [x.buffer(op), wt.buffer4(op), (bias ?? weight).buffer(op), y.buffer(op)],
+  });
+  wt.dispose();
 }
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
@@ -94,12 +105,14 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const { n, h, w, oc, cg, kh, kw, oh, ow, groups, params } = geometry(op, x, weight, bias, opts);
   const engine = getEngine();
   const y = Tensor.empty([n, oc, oh, ow], 'f32', op);
-  const direct = opts.kernel === 'direct';
-  const fwd = direct ? { constants: {}, workgroups: Math.ceil(y.size / 64) } : tiling(groups, n * oh * ow, oc / groups);
-  engine.dispatch({
-    kernel: 'conv2d', entry: direct ? 'forward_direct' : 'forward', params: params(), ...fwd,
-    buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
-  });
+  if (opts.kernel === 'direct') {
+    engine.dispatch({
+      kernel: 'conv2d', entry: 'forward_direct', params: params(), workgroups: Math.ceil(y.size / 64),
+      buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
+    });
+  } else {
+    forwardGemm(op, x, weight, bias, y, params(), tiling(groups, n * oh * ow, oc / groups), groups, false);
+  }
   const inputs = [x, weight, ...(bias ? [bias] : [])];
   return record(op, inputs, y, (g, [xs, ws], needs) => {
     let dx: Tensor | null = null;
