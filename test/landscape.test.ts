@@ -156,7 +156,29 @@ describe('landscape evaluation', () => {
     const byHand = await L.evaluate(model, data, 16);
     expect(recal!.loss / byHand.loss, note).toBeCloseTo(1, 5);
     await expect(L.evaluateSequential(model, flat, d, null, [[0, 0]], set, { batchNorm: 'recalibrate' })).rejects.toThrow(/needs calibration batches/);
+    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set, { batchNorm: 'recalibrate' })).rejects.toThrow(/needs calibration batches/);
   });
+
+  for (const stem of ['cifar', 'imagenet'] as const) {
+    it(`batched BatchNorm 'recalibrate' (per-point statistics over K·C channels) agrees with the sequential one (${stem} stem)`, async () => {
+      const net = new L.ResNet({ kind: 'resnet', blocks: [1, 1], widths: [4, 6], channels: 1, classes: 3, stem }, 3);
+      await randomizeStats(net);
+      const flat = L.FlatParameters.of(net);
+      const d1 = L.randomDirection(flat, { seed: 31 });
+      const d2 = L.randomDirection(flat, { seed: 32, oneD: 'keep' });
+      const set = L.prepareEvalSet(images(21, 3), 8);
+      const calibration = L.prepareEvalSet(images(27, 3), 10); // a partial last batch
+      const points = grid(3, -0.5, 0.5);
+      const opts = { batchNorm: 'recalibrate' as const, calibration };
+      const seq = await L.evaluateSequential(net, flat, d1, d2, points, set, opts);
+      const bat = await L.evaluateBatched(net, flat, d1, d2, points, set, { ...opts, chunk: 4 });
+      const evalMode = await L.evaluateBatched(net, flat, d1, d2, points, set, { chunk: 4 });
+      points.forEach((p, i) => {
+        expect(Math.abs(bat[i]!.loss - seq[i]!.loss) / seq[i]!.loss, `point ${p}; ${note}`).toBeLessThan(1e-5);
+        expect(bat[i]!.loss, `point ${p}: recalibrated differs from eval mode`).not.toBeCloseTo(evalMode[i]!.loss, 4);
+      });
+    });
+  }
 
   it('takes a custom metric from library users', async () => {
     const data = L.blobs(30, 3, 4, SEED);

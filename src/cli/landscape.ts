@@ -149,16 +149,13 @@ export function landscapeCommand(): Command {
       }
       const testSet = take(o.dataset === 'mnist' ? mnist('test') : fashionMnist('test'), o.samples);
       const set = prepareEvalSet(testSet, o.batchSize);
-      if (o.evaluator === 'batched' && o.batchNorm === 'recalibrate') {
-        throw new Error('--evaluator batched runs BatchNorm with running statistics; --batch-norm recalibrate needs --evaluator sequential (or auto)');
-      }
       const stackable = model instanceof MLP || model instanceof CNN || model instanceof ViT || model instanceof ResNet;
-      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && o.batchNorm === 'eval' && stackable);
+      const batched = o.evaluator === 'batched' || (o.evaluator === 'auto' && stackable);
       const calibration = o.batchNorm === 'recalibrate' ? prepareEvalSet(take(o.dataset === 'mnist' ? mnist('train') : fashionMnist('train'), o.calibration), o.batchSize) : undefined;
+      const bnOpts = { batchNorm: o.batchNorm, calibration };
       // the batched evaluator keeps its shared first-layer products across the run's chunks
-      const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set) : null;
-      const evaluate = (pts: Array<[number, number]>) =>
-        stacked ? stacked.evaluate(pts) : evaluateSequential(model, flat, d1, d2, pts, set, { batchNorm: o.batchNorm, calibration });
+      const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set, bnOpts) : null;
+      const evaluate = (pts: Array<[number, number]>) => (stacked ? stacked.evaluate(pts) : evaluateSequential(model, flat, d1, d2, pts, set, bnOpts));
       const shard = o.shard ? parseShard(o.shard) : { index: 0, count: 1 };
       const provenance = {
         checkpoints: files.map((f) => ({ file: f, sha256: sha256(f) })),

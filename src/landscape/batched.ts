@@ -20,7 +20,7 @@ import { CNN, MLP } from '../nn/simple.js';
 import { ViT } from '../nn/vit.js';
 import { type EvalSet, finish, pointSums, type PointResult } from './evaluate.js';
 import { combineDense, combineImage, firstProducts, type Products } from './first-layer.js';
-import { imageToDense, type Stacked, stackedBatchNorm, stackedConv, stackedLinear, stackedResNetBody, stackedVitBody } from './stacked.js';
+import { imageToDense, PointStats, type Stacked, stackedBatchNorm, stackedConv, stackedLinear, stackedResNetBody, stackedVitBody } from './stacked.js';
 
 /**
  * Layers of a model in the order the batched evaluator runs them. A ViT's and a ResNet's bodies
@@ -81,6 +81,13 @@ export interface BatchedOptions {
    * when each of its outputs sums at least SHARE_MIN products (see sharesFirstLayer)
    */
   shareFirstLayer?: boolean;
+  /**
+   * BatchNorm at each point: 'eval' (default) with the model's running statistics; 'recalibrate'
+   * with statistics re-estimated per point from `calibration` (a cumulative average over its
+   * batches, as the sequential evaluator does). Recalibration runs the first layer per point.
+   */
+  batchNorm?: 'eval' | 'recalibrate';
+  calibration?: EvalSet;
 }
 
 /**
@@ -123,7 +130,8 @@ export interface BatchedEvaluator {
 /**
  * The batched evaluator as an object that keeps the shared first-layer products between calls, for
  * callers that evaluate a plane chunk by chunk (long runs, live views). The model's weights and the
- * directions must not change while it is in use. BatchNorm runs in eval mode (running statistics).
+ * directions must not change while it is in use. BatchNorm runs in eval mode (running statistics)
+ * or, with batchNorm 'recalibrate', with statistics re-estimated per point and chunk.
  */
 export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor, d2: Tensor | null, data: EvalSet, opts: BatchedOptions = {}): BatchedEvaluator {
   const { chunk } = opts;
@@ -136,9 +144,12 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
   const firstBatch = data.batches[0];
   const widest = Math.max(1, activationFloats(layers, firstBatch?.x.shape.slice(1) ?? []));
 
-  const share = opts.shareFirstLayer ?? sharesFirstLayer(first);
+  const recalibrate = opts.batchNorm === 'recalibrate' && flat.module.namedModules().some(([, m]) => m instanceof BatchNorm2d);
+  if (recalibrate && !opts.calibration) throw new Error("batched evaluation: batchNorm 'recalibrate' needs calibration batches");
+  // a shared first conv folds its BatchNorm's running statistics into the per-point combination
+  const share = recalibrate ? false : (opts.shareFirstLayer ?? sharesFirstLayer(first));
   if (!share && first instanceof Conv2d && (first.opts.groups ?? 1) !== 1) {
-    throw new Error('batched evaluation: a grouped first convolution is always shared (shareFirstLayer: false needs groups = 1)');
+    throw new Error(`batched evaluation: a grouped first convolution is always shared (${recalibrate ? "batchNorm 'recalibrate'" : 'shareFirstLayer: false'} needs groups = 1)`);
   }
   // The shared products, kept for all chunks when they fit the budget (recomputed per chunk if not).
   const w0 = first.weight();
@@ -172,12 +183,21 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
             }
             return st;
           };
+          // recalibration: each point's BatchNorm statistics from the calibration batches first
+          const stats = recalibrate ? new PointStats(kk) : null;
+          if (stats) {
+            opts.calibration!.batches.forEach((batch, i) => {
+              stats.momentum = 1 / (i + 1);
+              tidy(() => void runLayers(layers, first, batch.x, null, kk, alpha, beta, stacked, named, stats));
+            });
+            stats.momentum = null;
+          }
           let acc = zeros([kk, 2]);
           data.batches.forEach((batch, bi) => {
             // one batch's activations are freed before the next batch runs
             const next = tidy(() => {
               const shared = !share ? null : cached ? cached[bi]! : products(batch.x);
-              const out = runLayers(layers, first, batch.x, shared, kk, alpha, beta, stacked, named);
+              const out = runLayers(layers, first, batch.x, shared, kk, alpha, beta, stacked, named, stats);
               if (shared && !cached) shared.forEach((t) => t.dispose());
               return add(acc, (data.metric ?? ((o, y) => pointSums(o, y, data.loss)))(out, batch.y));
             });
@@ -185,6 +205,7 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
             acc = next;
           });
           for (const st of memo.values()) st.dispose();
+          stats?.dispose();
           return keep(acc);
         }),
       );
@@ -203,7 +224,7 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
  */
 function runLayers(
   layers: Layer[], first: Linear | Conv2d, x: Tensor, shared: Products | null, kk: number,
-  alpha: Tensor, beta: Tensor, stacked: (p: Tensor) => Tensor, named: Map<string, Tensor>,
+  alpha: Tensor, beta: Tensor, stacked: (p: Tensor) => Tensor, named: Map<string, Tensor>, stats: PointStats | null,
 ): Tensor {
   const b = x.shape[0]!;
   const [alphaK, betaK] = [reshape(alpha, [kk]), reshape(beta, [kk])];
@@ -250,11 +271,11 @@ function runLayers(
       h = { layout: 'image', t: stackedConv(h!.t, layer, kk, stacked, fusable ? { relu: tail.relu } : null) };
       if (fusable) li += tail.length;
     } else if (layer instanceof BatchNorm2d) {
-      h = { layout: 'image', t: stackedBatchNorm(h!.t, layer, kk, stacked) };
+      h = { layout: 'image', t: stackedBatchNorm(h!.t, layer, kk, stacked, stats) };
     } else if (layer instanceof ViT) {
       h = { layout: 'dense', t: stackedVitBody(layer, h!.t, b, kk, stacked, named) };
     } else if (layer instanceof ResNet) {
-      h = { layout: 'dense', t: stackedResNetBody(layer, h!.t, b, kk, stacked) };
+      h = { layout: 'dense', t: stackedResNetBody(layer, h!.t, b, kk, stacked, stats) };
     } else {
       throw new Error(`batched evaluation: no stacked form for ${layer.constructor.name}`);
     }

@@ -10,6 +10,8 @@ import { selfAttention } from '../tensor/attention.js';
 import { batchNorm2d } from '../tensor/batchnorm.js';
 import { conv2d, conv2dPool2 } from '../tensor/conv.js';
 import { broadcastTo, concat, permute, reshape, slice } from '../tensor/layout.js';
+import { ones, zeros } from '../tensor/creation.js';
+import { keep } from '../tensor/scope.js';
 import { matmul } from '../tensor/matmul.js';
 import { layerNormPerSlice } from '../tensor/norm.js';
 import { adaptiveAvgPool2d } from '../tensor/pool.js';
@@ -45,12 +47,41 @@ export function stackedConv(x: Tensor, l: Conv2d, kk: number, stacked: StackedPa
   return pool ? conv2dPool2(x, w, bias, opts, pool.relu) : conv2d(x, w, bias, opts);
 }
 
-/** An eval-mode BatchNorm2d on image activations: the points' affine parameters, the shared running statistics. */
-export function stackedBatchNorm(x: Tensor, bn: BatchNorm2d, kk: number, stacked: StackedParam): Tensor {
+/**
+ * Each point's own BatchNorm statistics, [K·C] per layer, re-estimated for a chunk of points (BatchNorm
+ * 'recalibrate'): during a calibration batch (`momentum` set) each stacked BatchNorm normalizes with
+ * the batch statistics of its K·C channels, which are each point's own, and averages them in; after
+ * the calibration batches (`momentum` null) it normalizes with them.
+ */
+export class PointStats {
+  readonly #stats = new Map<BatchNorm2d, [Tensor, Tensor]>();
+  /** 1/(i+1) during calibration batch i (a cumulative average), null once calibrated */
+  momentum: number | null = null;
+  constructor(readonly kk: number) {}
+  /** [mean, var] of a layer, starting as PyTorch's reset statistics (0 and 1) */
+  of(bn: BatchNorm2d): [Tensor, Tensor] {
+    let st = this.#stats.get(bn);
+    if (!st) {
+      st = [keep(zeros([this.kk * bn.features])), keep(ones([this.kk * bn.features]))];
+      this.#stats.set(bn, st);
+    }
+    return st;
+  }
+  dispose(): void {
+    for (const st of this.#stats.values()) st.forEach((t) => t.dispose());
+  }
+}
+
+/**
+ * A BatchNorm2d on image activations, with the points' affine parameters: in eval mode with the
+ * model's running statistics (shared by the points), or with each point's own (PointStats).
+ */
+export function stackedBatchNorm(x: Tensor, bn: BatchNorm2d, kk: number, stacked: StackedParam, stats: PointStats | null = null): Tensor {
   const tile = (t: Tensor) => reshape(broadcastTo(reshape(t, [1, -1]), [kk, bn.features]), [-1]);
+  const [runningMean, runningVar] = stats ? stats.of(bn) : [tile(bn.runningMean()), tile(bn.runningVar())];
   return batchNorm2d(x, {
     weight: reshape(stacked(bn.weight()), [-1]), bias: reshape(stacked(bn.bias()), [-1]),
-    runningMean: tile(bn.runningMean()), runningVar: tile(bn.runningVar()), training: false, eps: bn.eps,
+    runningMean, runningVar, training: stats?.momentum != null, momentum: stats?.momentum ?? 0, eps: bn.eps,
   });
 }
 
@@ -64,14 +95,15 @@ export function imageToDense(x: Tensor, b: number, kk: number): Tensor {
  * step has done): the basic blocks on image activations, global average pool, fc. Returns logits
  * [K, B, classes].
  */
-export function stackedResNetBody(net: ResNet, x: Tensor, b: number, kk: number, stacked: StackedParam): Tensor {
+export function stackedResNetBody(net: ResNet, x: Tensor, b: number, kk: number, stacked: StackedParam, stats: PointStats | null): Tensor {
+  const norm = (t: Tensor, bn: BatchNorm2d) => stackedBatchNorm(t, bn, kk, stacked, stats);
   let h = x;
   for (const stage of net.stages) {
     for (const blk of stage) {
-      const y = relu(stackedBatchNorm(stackedConv(h, blk.conv1, kk, stacked), blk.bn1, kk, stacked));
-      const r = stackedBatchNorm(stackedConv(y, blk.conv2, kk, stacked), blk.bn2, kk, stacked);
+      const y = relu(norm(stackedConv(h, blk.conv1, kk, stacked), blk.bn1));
+      const r = norm(stackedConv(y, blk.conv2, kk, stacked), blk.bn2);
       const [conv, bn] = blk.downsample ? (blk.downsample.layers as [Conv2d, BatchNorm2d]) : [null, null];
-      h = relu(add(r, conv && bn ? stackedBatchNorm(stackedConv(h, conv, kk, stacked), bn, kk, stacked) : h));
+      h = relu(add(r, conv && bn ? norm(stackedConv(h, conv, kk, stacked), bn) : h));
     }
   }
   return stackedLinear(imageToDense(adaptiveAvgPool2d(h, 1), b, kk), net.fc, kk, stacked);
