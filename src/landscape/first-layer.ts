@@ -36,8 +36,13 @@ export function combineDense(products: Products, alpha: Tensor, beta: Tensor, bi
   const [base, p1, p2] = products as [Tensor, Tensor, Tensor | undefined];
   const n = base.size;
   const y = Tensor.empty([k, n], 'f32', 'landscape combine');
-  const params = new Params().u32(k, n, base.shape.at(-1)!, (p2 ? 1 : 0) | (bias ? 2 : 0) | (reluAfter ? 4 : 0));
-  launchPerItem(getEngine(), 'landscape', 'combine', k * n, params, [b(base), b(p1), b(p2 ?? p1), b(alpha), b(beta), b(bias ?? base), b(y)]);
+  const f = base.shape.at(-1)!;
+  const params = new Params().u32(k, n, f, (p2 ? 1 : 0) | (bias ? 2 : 0) | (reluAfter ? 4 : 0));
+  // 4 outputs per invocation through vec4 bindings (kernels/landscape.wgsl)
+  const b4 = (t: Tensor) => t.buffer4('landscape combine');
+  launchPerItem(getEngine(), 'landscape', 'combine', Math.ceil((k * n) / 4), params, [b4(base), b4(p1), b4(p2 ?? p1), b(alpha), b(beta), b4(bias ?? base), b4(y)], {
+    VEC4: n % 4 === 0 && f % 4 === 0 ? 1 : 0,
+  });
   return y;
 }
 
