@@ -10,7 +10,8 @@
 //   forward:          Y[(n,oh,ow), oc] = Σ_kk X[(n,oh,ow), kk] · W[oc, kk] (+ bias)
 //   backward_input:   dX[(n,ih,iw), ic] = Σ_(oc,kh,kw) dY[n, oc, oh, ow] · w[oc, ic, kh, kw]
 //                     over the (kh, kw) for which oh = (ih + pad − kh·dil)/stride is whole and in range
-//   backward_weight:  dW[oc, kk] = Σ_(n,oh,ow) dY[n, oc, oh, ow] · X[(n,oh,ow), kk]
+//   backward_weight:  dW[oc, kk] = Σ_(n,oh,ow) dY[n, oc, oh, ow] · X[(n,oh,ow), kk], as P.slices
+//                     partial sums over slices of the batch (dw [slices, OC, K]; the host adds them)
 // Tiling (register blocking, as matmul v2): each invocation keeps a 4x4 block of its output in
 // registers; WX x WY = 64 invocations cover a 4·WY x 4·WX tile (32x32 by default; the host picks
 // the shape that wastes least of the last tiles, e.g. 128x8 for 8 output channels, where a 32-wide
@@ -31,7 +32,7 @@ struct Params {
   oc: u32, kh: u32, kw: u32, groups: u32,
   oh: u32, ow: u32, stride_h: u32, stride_w: u32,
   pad_h: u32, pad_w: u32, dil_h: u32, dil_w: u32,
-  has_bias: u32, relu: u32, _p1: u32, _p2: u32,
+  has_bias: u32, relu: u32, slices: u32, _p2: u32, // slices: backward_weight's batch slices
 }
 @group(0) @binding(0) var<uniform> P: Params;
 // forward: x, w, bias -> y
@@ -75,9 +76,13 @@ struct Tile { g: u32, row0: u32, col0: u32, live: bool }
 // Which rb·WY x 4·WX tile of which group this workgroup computes, and this invocation's corner.
 // rb: rows per invocation (4, or 1 for a pooled forward)
 fn tile_of(wid: vec3u, nwg: vec3u, lid: vec3u, rows: u32, cols: u32, rb: u32) -> Tile {
+  return tile_at(wid.y * nwg.x + wid.x, lid, rows, cols, rb);
+}
+
+// The same for the workgroup with flat index wg.
+fn tile_at(wg: u32, lid: vec3u, rows: u32, cols: u32, rb: u32) -> Tile {
   let tr = (rows + rb * WY - 1u) / (rb * WY);
   let tc = (cols + 4u * WX - 1u) / (4u * WX);
-  let wg = wid.y * nwg.x + wid.x;
   let g = wg / (tr * tc);
   let t = wg % (tr * tc);
   let row0 = (t / tc) * rb * WY + lid.y * rb;
@@ -245,8 +250,14 @@ fn backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
 fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_id) lid: vec3u) {
   let K = ksize();
-  let t = tile_of(wid, nwg, lid, ocg(), K, 4u);
+  // split-K over the batch: workgroup wg sums samples [n0, n1) of slice wg % slices into its own
+  // partial dW (the host adds the slices up); dW alone has too few tiles to fill the cores
+  let wg = wid.y * nwg.x + wid.x;
+  let slice = wg % P.slices;
+  let t = tile_at(wg / P.slices, lid, ocg(), K, 4u);
   if (!t.live) { return; }
+  let n0 = slice * P.n / P.slices;
+  let n1 = (slice + 1u) * P.n / P.slices;
   let oc = t.g * ocg() + min(vec4u(t.row0) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
   let kk = min(vec4u(t.col0) + vec4u(0u, 1u, 2u, 3u), vec4u(K - 1u));
   // per column: the tap's channel offset and its (kh, kw) displacement, decomposed once
@@ -258,7 +269,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   let dwv = vec4i(kwv * P.dil_w) - i32(P.pad_w);
   let oplane = P.oh * P.ow;
   var acc: array<vec4f, 4>;
-  for (var n = 0u; n < P.n; n++) {
+  for (var n = n0; n < n1; n++) {
     let xbase = (n * P.c + t.g * cg() + icv) * plane;
     let dy_base = (n * P.oc + oc) * oplane;
     for (var oh = 0u; oh < P.oh; oh++) {
@@ -282,7 +293,7 @@ fn backward_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   for (var i = 0u; i < 4u; i++) {
     if (t.row0 + i >= ocg()) { break; }
     for (var j = 0u; j < 4u; j++) {
-      if (t.col0 + j < K) { dw[oc[i] * K + kk[j]] = acc[i][j]; }
+      if (t.col0 + j < K) { dw[(slice * P.oc + oc[i]) * K + kk[j]] = acc[i][j]; }
     }
   }
 }

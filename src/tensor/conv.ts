@@ -11,6 +11,10 @@ import { Tensor } from './tensor.js';
 
 export type Pair = number | [number, number];
 
+// The weight gradient's split-K aims at this many workgroups (tiles x batch slices): enough to keep
+// every core busy where dW itself is a few 64-invocation tiles (8→16 channels, 3x3: one or two).
+const WEIGHT_GRAD_WORKGROUPS = 32;
+
 export interface Conv2dOptions {
   stride?: Pair;
   padding?: Pair;
@@ -66,8 +70,8 @@ function geometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, op
   if (oh < 1 || ow < 1) {
     throw new Error(`${op}: kernel ${kh}x${kw} (dilation ${dh}x${dw}) does not fit input ${h}x${w} with padding ${ph}x${pw}`);
   }
-  const params = () =>
-    new Params().u32(n, c, h, w, oc, kh, kw, groups, oh, ow, sh, sw, ph, pw, dh, dw, bias ? 1 : 0, relu ? 1 : 0, 0, 0);
+  const params = (slices = 1) =>
+    new Params().u32(n, c, h, w, oc, kh, kw, groups, oh, ow, sh, sw, ph, pw, dh, dw, bias ? 1 : 0, relu ? 1 : 0, slices, 0);
   return { n, c, h, w, oc, cg, kh, kw, oh, ow, groups, params };
 }
 
@@ -125,11 +129,16 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     }
     let dwt: Tensor | null = null;
     if (needs[1]) {
-      dwt = Tensor.empty(ws!.shape, 'f32', `${op} backward`);
+      // split-K over the batch when dW alone has few tiles: partial sums per slice, then their sum
+      const tiles = tiling(groups, oc / groups, cg * kh * kw);
+      const slices = Math.max(1, Math.min(n, Math.floor(WEIGHT_GRAD_WORKGROUPS / tiles.workgroups)));
+      const partial = Tensor.empty([slices, ...ws!.shape], 'f32', `${op} backward`);
       engine.dispatch({
-        kernel: 'conv2d', entry: 'backward_weight', params: params(), ...tiling(groups, oc / groups, cg * kh * kw),
-        buffers: [g.buffer(op), null, xs!.buffer(op), dwt.buffer(op)],
+        kernel: 'conv2d', entry: 'backward_weight', params: params(slices), constants: tiles.constants, workgroups: tiles.workgroups * slices,
+        buffers: [g.buffer(op), null, xs!.buffer(op), partial.buffer(op)],
       });
+      dwt = slices === 1 ? reshape(partial, ws!.shape) : sum(partial, [0]);
+      partial.dispose();
     }
     return [dx, dwt, ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : [])];
   }, [x, weight]);
