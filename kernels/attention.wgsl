@@ -100,6 +100,13 @@ struct Params {
 fn at_row(bh: u32, i: u32, b_stride: u32, off: u32) -> u32 {
   return (bh / P.heads) * b_stride + (bh % P.heads) * P.in_h + i * P.in_r + off;
 }
+// The same for 4 rows at once.
+fn at_rows(bh: u32, rows: vec4u, b_stride: u32, off: u32) -> vec4u {
+  return vec4u(at_row(bh, rows.x, b_stride, off), at_row(bh, rows.y, b_stride, off), at_row(bh, rows.z, b_stride, off),
+               at_row(bh, rows.w, b_stride, off));
+}
+// Rows i0 .. i0+3 of n, clamped to the last one (their results are masked or not stored).
+fn four_rows(i0: u32, n: u32) -> vec4u { return min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(n - 1u)); }
 fn q_row(bh: u32, i: u32) -> u32 { return at_row(bh, i, P.q_b, P.q_off); }
 fn k_row(bh: u32, j: u32) -> u32 { return at_row(bh, j, P.kv_b, P.k_off); }
 fn v_row(bh: u32, j: u32) -> u32 { return at_row(bh, j, P.kv_b, P.v_off); }
@@ -161,8 +168,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let bh = qd.x;
   if (bh >= P.bh) { return; }
   let i0 = qd.y;
-  let rows = min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sq - 1u));
-  let qrows = vec4u(q_row(bh, rows.x), q_row(bh, rows.y), q_row(bh, rows.z), q_row(bh, rows.w));
+  let rows = four_rows(i0, P.sq);
+  let qrows = at_rows(bh, rows, P.q_b, P.q_off);
   var qr: array<mat4x4f, MAX_C>;
   var acc: array<mat4x4f, MAX_C>;
   for (var c = 0u; c < P.hd4; c++) {
@@ -248,13 +255,13 @@ fn backward_kv(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let bh = qd.x;
   let j0 = P.k0 + qd.y; // the invocation's first key
   if (bh >= P.bh || j0 >= P.sk) { return; }
-  let keys = min(vec4u(j0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sk - 1u));
+  let keys = four_rows(j0, P.sk);
   var kr: array<mat4x4f, MAX_C>;
   var vr: array<mat4x4f, MAX_C>;
   var dka: array<mat4x4f, MAX_C>;
   var dva: array<mat4x4f, MAX_C>;
-  let krows = vec4u(k_row(bh, keys.x), k_row(bh, keys.y), k_row(bh, keys.z), k_row(bh, keys.w));
-  let vrows = vec4u(v_row(bh, keys.x), v_row(bh, keys.y), v_row(bh, keys.z), v_row(bh, keys.w));
+  let krows = at_rows(bh, keys, P.kv_b, P.k_off);
+  let vrows = at_rows(bh, keys, P.kv_b, P.v_off);
   for (var c = 0u; c < P.hd4; c++) {
     kr[c] = rows4(&k4, krows, c) * P.scale;
     vr[c] = rows4(&v4, vrows, c);
@@ -364,8 +371,8 @@ fn backward_q(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let bh = qd.x;
   if (bh >= P.bh) { return; }
   let i0 = qd.y;
-  let rows = min(vec4u(i0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.sq - 1u));
-  let qrows = vec4u(q_row(bh, rows.x), q_row(bh, rows.y), q_row(bh, rows.z), q_row(bh, rows.w));
+  let rows = four_rows(i0, P.sq);
+  let qrows = at_rows(bh, rows, P.q_b, P.q_off);
   let n = min(4u, P.sq - min(i0, P.sq));
   var acc: array<mat4x4f, MAX_C>;
   for (var c = 0u; c < P.hd4; c++) {

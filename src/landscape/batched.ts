@@ -14,7 +14,7 @@ import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FlatParameters } from '../nn/flat.js';
-import { BatchNorm2d, Conv2d, convTail, Flatten, GELU, isPool2, Layer, Linear, MaxPool2d, ReLU } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, convTail, Flatten, GELU, Layer, Linear, MaxPool2d, poolTail, ReLU } from '../nn/layers.js';
 import { ResNet } from '../nn/resnet.js';
 import { CNN, MLP } from '../nn/simple.js';
 import { ViT } from '../nn/vit.js';
@@ -237,20 +237,14 @@ function runLayers(
       // [B, F] against the K points' weights [K, out, F]: the batch axis broadcasts, giving [K, B, out]
       const bias = first.bias ? reshape(stacked(first.bias()), [kk, 1, -1]) : undefined;
       h = { layout: 'dense', t: matmul(reshape(x, [b, -1]), stacked(first.weight()), { transB: true, bias }) };
-    } else if (layer === first && !shared && first instanceof Conv2d) {
-      // one convolution of x with the K points' weights stacked on output channels: [B, K·C, H, W]
-      const tail = convTail(layers, li + 1);
-      const fusable = !tail.bn && tail.pool && isPool2(tail.pool);
-      h = { layout: 'image', t: stackedConv(x, first, kk, stacked, fusable ? { relu: tail.relu } : null, true) };
-      if (fusable) li += tail.length;
-    } else if (layer === first && first instanceof Linear) {
+    } else if (layer === first && shared && first instanceof Linear) {
       const fuseRelu = layers[li + 1] instanceof ReLU;
-      const y = combineDense(shared!, alphaK, betaK, first.bias ? stacked(first.bias()) : null, kk, fuseRelu);
+      const y = combineDense(shared, alphaK, betaK, first.bias ? stacked(first.bias()) : null, kk, fuseRelu);
       h = { layout: 'dense', t: reshape(y, [kk, b, first.outFeatures]) };
       if (fuseRelu) li++; // the ReLU is done
-    } else if (layer === first && first instanceof Conv2d) {
+    } else if (layer === first && shared && first instanceof Conv2d) {
       const tail = convTail(layers, li + 1);
-      h = { layout: 'image', t: combineImage(first, tail, shared!, alphaK, betaK, kk, stacked) };
+      h = { layout: 'image', t: combineImage(first, tail, shared, alphaK, betaK, kk, stacked) };
       li += tail.length;
     } else if (layer instanceof ReLU && layers[li + 1] instanceof MaxPool2d) {
       // max-pool first, then ReLU on a quarter of the values (they commute: ReLU is monotone)
@@ -265,11 +259,12 @@ function runLayers(
     } else if (layer instanceof Linear) {
       h = { layout: 'dense', t: stackedLinear(h!.t, layer, kk, stacked) };
     } else if (layer instanceof Conv2d) {
-      // a conv-[ReLU]-maxpool(2) stack in one kernel that never writes the full-size convolution
-      const tail = convTail(layers, li + 1);
-      const fusable = !tail.bn && tail.pool && isPool2(tail.pool);
-      h = { layout: 'image', t: stackedConv(h!.t, layer, kk, stacked, fusable ? { relu: tail.relu } : null) };
-      if (fusable) li += tail.length;
+      // a conv-[ReLU]-maxpool(2) stack in one kernel that never writes the full-size convolution; an
+      // unshared first conv takes x for every point, the K points' weights stacked on output channels
+      const tail = poolTail(layers, li + 1);
+      const onInput = layer === first;
+      h = { layout: 'image', t: stackedConv(onInput ? x : h!.t, layer, kk, stacked, tail, onInput) };
+      if (tail) li += tail.length;
     } else if (layer instanceof BatchNorm2d) {
       h = { layout: 'image', t: stackedBatchNorm(h!.t, layer, kk, stacked, stats) };
     } else if (layer instanceof ViT) {

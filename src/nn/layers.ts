@@ -227,8 +227,8 @@ export function forwardLayers(layers: readonly Layer[], x: Tensor): Tensor {
   let h = x;
   for (let i = 0; i < layers.length; i++) {
     const l = layers[i]!;
-    const tail = l instanceof Conv2d && !isGradEnabled() ? convTail(layers, i + 1) : null;
-    if (l instanceof Conv2d && tail && !tail.bn && tail.pool && isPool2(tail.pool)) {
+    const tail = l instanceof Conv2d && !isGradEnabled() ? poolTail(layers, i + 1) : null;
+    if (l instanceof Conv2d && tail) {
       h = conv2dPool2(h, l.weight(), l.bias?.() ?? null, l.opts, tail.relu);
       i += tail.length;
     } else {
@@ -255,10 +255,16 @@ export function convTail(layers: readonly Layer[], at: number): ConvTail {
   return { bn, relu, pool, length: i - at };
 }
 
-/** A 2x2 max-pool with stride 2 and no padding, which conv2dPool2 fuses. */
-export function isPool2(p: MaxPool2d): boolean {
+/**
+ * The [ReLU] MaxPool2d after a Conv2d that conv2dPool2 absorbs (a 2x2 pool with stride 2 and no
+ * padding, no BatchNorm between), or null.
+ */
+export function poolTail(layers: readonly Layer[], at: number): ConvTail | null {
+  const tail = convTail(layers, at);
+  const p = tail.pool;
+  if (tail.bn || !p) return null;
   const [k, st, pad] = [pair(p.kernel), pair(p.stride ?? p.kernel), pair(p.padding)];
-  return k.every((v) => v === 2) && st.every((v) => v === 2) && pad.every((v) => v === 0);
+  return k.every((v) => v === 2) && st.every((v) => v === 2) && pad.every((v) => v === 0) ? tail : null;
 }
 
 /** timm's Mlp: fc1, GELU, dropout, fc2. */
