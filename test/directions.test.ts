@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
-import { loadDirection, normalizeDirection, orthogonalize, parameterViews, randomDirection, saveDirection } from '../src/landscape/directions.js';
+import { normalizeDirection, orthogonalize, parameterViews, randomDirection } from '../src/landscape/directions.js';
+import { loadDirection, saveDirection } from '../src/node/directions.js';
 import { hostRng, SEED } from './helpers.js';
 
 const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;

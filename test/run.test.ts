@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import * as N from '../src/node/index.js';
 import { SEED } from './helpers.js';
 
 function job() {
@@ -30,15 +31,19 @@ describe('long landscape runs', () => {
   it('resumes a run killed between chunks and ends with the values of an uninterrupted run', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'losscape-run-'));
     const partialFile = path.join(dir, 'p.json');
+    const store = N.partialFileStore(partialFile);
     const whole = await L.runLandscape(job());
     let chunks = 0;
-    await expect(L.runLandscape({ ...job(), partialFile, onChunk: () => { if (++chunks === 3) throw new Error('killed'); } })).rejects.toThrow('killed');
-    expect(Object.keys(L.readPartial(partialFile).results).length).toBe(12); // three chunks of 4 were saved
+    await expect(L.runLandscape({ ...job(), store, onChunk: () => { if (++chunks === 3) throw new Error('killed'); } })).rejects.toThrow('killed');
+    expect(Object.keys(N.readPartial(partialFile).results).length).toBe(12); // three chunks of 4 were saved
     const streamed: number[] = [];
-    const resumed = await L.runLandscape({ ...job(), partialFile, resume: true, onChunk: (c) => streamed.push(...c.map((r) => r.index)) });
+    let startedAt = -1;
+    const resumed = await L.runLandscape({ ...job(), store, resume: true, onStart: (done) => (startedAt = done), onChunk: (c) => void streamed.push(...c.map((r) => r.index)) });
+    expect(startedAt).toBe(12); // a resumed run's progress starts where it was
+    expect(resumed.timings!.points).toBe(35); // and its timings cover both sessions
     expect(streamed.length).toBe(35 - 12);
     expect(resumed.results).toEqual(whole.results);
-    await expect(L.runLandscape({ ...job(), fingerprint: 'job-b', partialFile, resume: true })).rejects.toThrow(/written by a different job/);
+    await expect(L.runLandscape({ ...job(), fingerprint: 'job-b', store, resume: true })).rejects.toThrow(/written by a different job/);
   });
 
   it('stores a loss that overflows far from the minimum as non-finite and flags it, without failing', async () => {

@@ -1,8 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import * as N from '../src/node/index.js';
 import { SEED } from './helpers.js';
 
 const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
@@ -21,21 +22,53 @@ describe('training', () => {
     }
   });
 
-  it('resumes a killed run from its last checkpoint and ends where an uninterrupted run ends', async () => {
-    const data = L.spirals(384, 3, SEED);
+  it('resumes a killed run from its last snapshot, between epochs and mid-epoch, and ends where an uninterrupted run ends', async () => {
+    const data = L.spirals(384, 3, 11); // 12 batches of 32 per epoch
     const base = {
       model: { kind: 'mlp', sizes: [2, 16, 3] } as L.ModelConfig, optimizer: 'adamw' as const, lr: 2e-2, batchSize: 32,
-      seed: 7, train: data, test: data,
+      seed: 7, train: data, test: data, cropPadding: 0,
     };
-    const dir = mkdtempSync(path.join(tmpdir(), 'losscape-resume-'));
-    await L.train({ ...base, epochs: 2, outDir: dir }); // "killed" after epoch 2
-    const resumed = await L.train({ ...base, epochs: 4, outDir: dir, resume: true });
     const straight = await L.train({ ...base, epochs: 4 });
-    expect(resumed.history.map((h) => h.epoch)).toEqual([0, 1, 2, 3]);
-    expect(resumed.final.trainLoss).toBe(straight.final.trainLoss);
-    expect(resumed.final.testAccuracy).toBe(straight.final.testAccuracy);
-    const [a, b] = [resumed.model.parameters()[0]!, straight.model.parameters()[0]!];
-    expect([...(await a.data())]).toEqual([...(await b.data())]);
+    const expectSameEnd = async (r: L.TrainResult, what: string) => {
+      expect(r.history, what).toEqual(straight.history.map((h, i) => ({ ...h, seconds: r.history[i]!.seconds, samplesPerSecond: r.history[i]!.samplesPerSecond })));
+      // bit-identical weights: the optimizer's moments were restored (zeroed moments would differ)
+      for (const [k, p] of r.model.parameters().entries()) expect([...(await p.data())], `${what}: parameter ${k}`).toEqual([...(await straight.model.parameters()[k]!.data())]);
+    };
+    // killed after epoch 2: the resumed call trains epochs 3 and 4 only
+    const dir = mkdtempSync(path.join(tmpdir(), 'losscape-resume-'));
+    await L.train({ ...base, epochs: 2, store: N.checkpointDir(dir) });
+    const ran: number[] = [];
+    const resumed = await L.train({ ...base, epochs: 4, store: N.checkpointDir(dir), resume: true, onEpoch: (m) => void ran.push(m.epoch) });
+    expect(ran).toEqual([3, 4]);
+    await expectSameEnd(resumed, 'resumed after epoch 2');
+    // killed mid-epoch 3 (step 29): snapshots every 5 steps, the last at step 25; resuming starts at step 26
+    const dir2 = mkdtempSync(path.join(tmpdir(), 'losscape-resume-'));
+    const kill = (s: L.StepInfo) => {
+      if (s.step === 29) throw new Error('killed');
+    };
+    await expect(L.train({ ...base, epochs: 4, store: N.checkpointDir(dir2), saveEvery: { steps: 5 }, onStep: kill })).rejects.toThrow('killed');
+    const steps: number[] = [];
+    const again = await L.train({ ...base, epochs: 4, store: N.checkpointDir(dir2), saveEvery: { steps: 5 }, resume: true, onStep: (s) => void steps.push(s.step) });
+    expect(steps[0]).toBe(26);
+    expect(steps.at(-1)).toBe(48);
+    await expectSameEnd(again, 'resumed mid-epoch');
+    // numbered checkpoints every 5 steps from step 0, each with its sidecar, loadable
+    const numbered = readdirSync(dir2).filter((f) => /^checkpoint-step\d{7}\.safetensors$/.test(f)).sort();
+    expect(numbered).toEqual(Array.from({ length: 10 }, (_, i) => `checkpoint-step${String(5 * i).padStart(7, '0')}.safetensors`));
+    expect(N.readSidecar(path.join(dir2, numbered[5]!)).meta.step).toBe(25);
+    const last = L.createModel(base.model);
+    N.loadWeights(last, path.join(dir2, 'checkpoint.safetensors'));
+    expect([...(await last.parameters()[0]!.data())]).toEqual([...(await straight.model.parameters()[0]!.data())]);
+  });
+
+  it('refuses bad options before any work, naming the option', async () => {
+    const data = L.spirals(64, 3, 1);
+    const base = { model: { kind: 'mlp', sizes: [2, 4, 3] } as L.ModelConfig, optimizer: 'sgd' as const, lr: 0.1, epochs: 1, batchSize: 8, seed: 0, train: data, test: data };
+    await expect(L.train({ ...base, epochs: -1 })).rejects.toThrow('epochs: need an integer of at least 1, got -1');
+    await expect(L.train({ ...base, lr: NaN })).rejects.toThrow('lr: need a number above 0, got NaN');
+    await expect(L.train({ ...base, batchSize: 100 })).rejects.toThrow(/batch size: 100 is more than the 64 training samples/);
+    await expect(L.train({ ...base, rho: -0.1 })).rejects.toThrow('rho: need a number of at least 0, got -0.1');
+    await expect(L.train({ ...base, saveEvery: { steps: 0 } })).rejects.toThrow('save every (steps): need an integer of at least 1, got 0');
   });
 });
 

@@ -1,16 +1,20 @@
-// `losscape train`: trains a model on a dataset with a progress bar (loss, accuracy, samples/s,
-// ETA), evaluates on the test set and checkpoints each epoch (--resume continues a killed run),
-// and prints the final metrics as JSON.
-import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
-import { init } from '../tensor/runtime.js';
-import { blobs, fashionMnist, mnist, spirals, take, type Dataset } from '../nn/data.js';
+// `losscape train`: options, progress and the final metrics; the loop is train() (src/nn/train.ts)
+// with its snapshots in a folder (src/node/train.ts): a checkpoint each epoch, numbered ones with
+// --save-every, and --resume continuing a killed run from its last snapshot.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { blobs, spirals, take, type Dataset } from '../nn/data.js';
 import { presetConfig, PRESETS } from '../nn/models.js';
 import { train, type OptimizerName } from '../nn/train.js';
+import { imageDataset } from '../node/data.js';
+import { checkpointDir } from '../node/train.js';
+import { init } from '../tensor/runtime.js';
+import { integer, real } from './options.js';
+import { progressBar } from './progress.js';
 
 interface TrainCliOptions {
   model: string;
   optimizer: OptimizerName;
+  samBase: 'sgd' | 'adamw';
   dataset: string;
   lr: number;
   epochs: number;
@@ -27,50 +31,58 @@ interface TrainCliOptions {
   testSubset?: number;
   augment: boolean;
   out?: string;
+  saveEvery?: { steps?: number; epochs?: number };
   resume: boolean;
 }
 
-function datasets(name: string, seed: number): [Dataset, Dataset] {
+/** The train and test sets of a named dataset (synthetic ones split 5,000 / 1,000). */
+export function trainTestSets(name: string, seed: number): [Dataset, Dataset] {
+  const split = (d: Dataset, per: number): [Dataset, Dataset] => [take(d, 5000), { ...d, inputs: d.inputs.slice(5000 * per), labels: d.labels.slice(5000) }];
   switch (name) {
-    case 'mnist': return [mnist('train'), mnist('test')];
-    case 'fashion-mnist': return [fashionMnist('train'), fashionMnist('test')];
-    case 'blobs': { const d = blobs(6000, 4, 16, seed); return [take(d, 5000), { ...d, inputs: d.inputs.slice(5000 * 16), labels: d.labels.slice(5000) }]; }
-    case 'spirals': { const d = spirals(6000, 3, seed); return [take(d, 5000), { ...d, inputs: d.inputs.slice(5000 * 2), labels: d.labels.slice(5000) }]; }
+    case 'mnist': case 'fashion-mnist': return [imageDataset(name, 'train'), imageDataset(name, 'test')];
+    case 'blobs': return split(blobs(6000, 4, 16, seed), 16);
+    case 'spirals': return split(spirals(6000, 3, seed), 2);
     default: throw new Error(`unknown dataset "${name}"; choose mnist, fashion-mnist, blobs or spirals`);
   }
 }
 
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`not a number: ${v}`);
-  return n;
-};
+/** "500" or "500s": every 500 optimizer steps; "2e": every 2 epochs. */
+function saveEvery(v: string): { steps?: number; epochs?: number } {
+  const m = /^(\d+)(s|e)?$/.exec(v.trim());
+  const n = m ? Number(m[1]) : 0;
+  if (!m || n < 1) throw new InvalidArgumentError('expected N (steps), Ns (steps) or Ne (epochs), N at least 1');
+  return m[2] === 'e' ? { epochs: n } : { steps: n };
+}
 
 export function trainCommand(): Command {
   return new Command('train')
     .description('train a model; a checkpoint each epoch, final metrics as JSON')
     .addOption(new Option('--model <name>', 'model preset').choices(Object.keys(PRESETS)).default('cnn'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd', 'sam', 'asam']).default('adamw'))
+    .addOption(new Option('--sam-base <name>', 'the optimizer SAM / ASAM wrap').choices(['sgd', 'adamw']).default('sgd'))
     .addOption(new Option('--dataset <name>', 'data').choices(['mnist', 'fashion-mnist', 'blobs', 'spirals']).default('mnist'))
-    .option('--lr <x>', 'learning rate', num, 1e-3)
-    .option('--epochs <n>', 'epochs', num, 3)
-    .option('--batch-size <n>', 'batch size', num, 64)
-    .option('--seed <n>', 'seed for initialization and data order', num, 0)
-    .option('--momentum <x>', 'SGD momentum (SGD, and SAM/ASAM\'s base SGD)', num, 0.9)
-    .option('--weight-decay <x>', 'weight decay (AdamW: decoupled; default 0.01 for AdamW, 0 otherwise)', num)
-    .option('--rho <x>', 'SAM/ASAM radius (default 0.05 / 0.5)', num)
+    .option('--lr <x>', 'learning rate', real({ above: 0 }), 1e-3)
+    .option('--epochs <n>', 'epochs (a resumed run continues up to this count)', integer(1), 3)
+    .option('--batch-size <n>', 'batch size', integer(1), 64)
+    .option('--seed <n>', 'seed for initialization and data order', integer(0), 0)
+    .option('--momentum <x>', 'SGD momentum (SGD, and SAM/ASAM over SGD)', real({ atLeast: 0, below: 1 }), 0.9)
+    .option('--weight-decay <x>', 'weight decay (AdamW: decoupled; default 0.01 for AdamW, 0 otherwise)', real({ atLeast: 0 }))
+    .option('--rho <x>', 'SAM/ASAM radius (default 0.05 / 0.5; 0 reproduces the base optimizer)', real({ atLeast: 0 }))
     .addOption(new Option('--schedule <kind>', 'learning-rate schedule').choices(['constant', 'cosine', 'step']).default('constant'))
-    .option('--warmup <steps>', 'linear warm-up steps', num, 0)
-    .option('--clip <norm>', 'clip gradients to this global norm', num)
-    .option('--label-smoothing <x>', 'label smoothing', num, 0)
-    .option('--train-subset <n>', 'use the first n training samples', num)
-    .option('--test-subset <n>', 'use the first n test samples', num)
+    .option('--warmup <steps>', 'linear warm-up steps', integer(0), 0)
+    .option('--clip <norm>', 'clip gradients to this global norm', real({ above: 0 }))
+    .option('--label-smoothing <x>', 'label smoothing', real({ atLeast: 0, below: 1 }), 0)
+    .option('--train-subset <n>', 'use the first n training samples', integer(1))
+    .option('--test-subset <n>', 'use the first n test samples', integer(1))
     .option('--augment', 'random crops (padding 2) for image data', false)
-    .option('--out <dir>', 'folder for checkpoints and metrics')
-    .option('--resume', 'continue from the checkpoint in --out', false)
+    .option('--out <dir>', 'folder for checkpoints and metrics (created)')
+    .option('--save-every <n>', 'also keep numbered checkpoints (and one at step 0) every N steps ("500", "500s") or N epochs ("2e"), for the trajectory plan', saveEvery)
+    .option('--resume', 'continue from the last snapshot in --out', false)
     .action(async (o: TrainCliOptions) => {
+      if (o.resume && !o.out) throw new Error('--resume needs --out (the folder of the run to continue)');
+      if (o.saveEvery && !o.out) throw new Error('--save-every needs --out (the folder to keep the checkpoints in)');
       const engine = await init();
-      let [trainSet, testSet] = datasets(o.dataset, o.seed);
+      let [trainSet, testSet] = trainTestSets(o.dataset, o.seed);
       if (o.trainSubset) trainSet = take(trainSet, o.trainSubset);
       if (o.testSubset) testSet = take(testSet, o.testSubset);
       const config = presetConfig(o.model);
@@ -79,23 +91,25 @@ export function trainCommand(): Command {
         o.schedule === 'cosine' ? { kind: 'cosine' as const, totalSteps: o.epochs * batchesPerEpoch }
         : o.schedule === 'step' ? { kind: 'step' as const, stepSize: batchesPerEpoch, gamma: 0.5 }
         : { kind: 'constant' as const };
-      console.error(`losscape train: ${o.model} with ${o.optimizer} on ${trainSet.name} (${trainSet.labels.length} samples), adapter ${engine.adapter.description}`);
-      const bar = new cliProgress.SingleBar({
-        format: 'epoch {epoch} {bar} {value}/{total} | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}',
-        stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 15000,
-      }, cliProgress.Presets.shades_classic);
+      const optimizerName = o.optimizer.startsWith('sam') || o.optimizer === 'asam' ? `${o.optimizer} over ${o.samBase}` : o.optimizer;
+      console.error(`losscape train: ${o.model} with ${optimizerName} on ${trainSet.name} (${trainSet.labels.length} samples), adapter ${engine.adapter.description}`);
+      const bar = progressBar('epoch {epoch} {bar} {value}/{total} batches | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}');
+      let barEpoch = 0;
       const result = await train({
-        model: config, optimizer: o.optimizer, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
+        model: config, optimizer: o.optimizer, samBase: o.samBase, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
         train: trainSet, test: testSet, momentum: o.momentum, weightDecay: o.weightDecay, rho: o.rho, schedule,
         warmupSteps: o.warmup, clipNorm: o.clip, labelSmoothing: o.labelSmoothing,
-        cropPadding: o.augment ? 2 : 0, outDir: o.out, resume: o.resume,
+        cropPadding: o.augment ? 2 : 0, store: o.out ? checkpointDir(o.out) : undefined, saveEvery: o.saveEvery, resume: o.resume,
         onProgress: (p) => {
-          if (p.batch <= 20) bar.start(p.batches, 0, { epoch: p.epoch + 1, loss: '-', acc: '-', rate: '-' });
-          bar.update(p.batch, { epoch: p.epoch + 1, loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(4), rate: p.samplesPerSecond.toFixed(0) });
+          const fields = { epoch: String(p.epoch), loss: p.loss.toFixed(4), acc: p.accuracy.toFixed(4), rate: p.samplesPerSecond.toFixed(0) };
+          if (p.epoch !== barEpoch) bar.start(p.batches, p.batch, fields);
+          barEpoch = p.epoch;
+          bar.update(p.batch, fields);
         },
         onEpoch: (m) => {
           bar.stop();
-          console.error(`epoch ${m.epoch + 1}: train loss ${m.trainLoss.toFixed(4)} acc ${m.trainAccuracy.toFixed(4)} | test loss ${m.testLoss.toFixed(4)} acc ${m.testAccuracy.toFixed(4)} | ${m.seconds.toFixed(1)} s, ${m.samplesPerSecond.toFixed(0)} samples/s`);
+          barEpoch = 0;
+          console.error(`epoch ${m.epoch}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${m.trainAccuracy.toFixed(4)} | test loss ${m.testLoss.toFixed(4)} acc ${m.testAccuracy.toFixed(4)} | ${m.seconds.toFixed(1)} s, ${m.samplesPerSecond.toFixed(0)} samples/s`);
         },
       });
       console.log(JSON.stringify({ model: o.model, optimizer: o.optimizer, dataset: o.dataset, final: result.final, checkpoint: result.checkpoint }, null, 2));

@@ -22,6 +22,11 @@ import { type EvalSet, finish, pointSums, type PointResult } from './evaluate.js
 import { combineDense, combineImage, firstProducts, type Products } from './first-layer.js';
 import { imageToDense, PointStats, type Stacked, stackedBatchNorm, stackedConv, stackedLinear, stackedResNetBody, stackedVitBody } from './stacked.js';
 
+/** Whether the batched evaluator can run this model (else the sequential evaluator does). */
+export function hasStackedForm(model: Layer): boolean {
+  return model instanceof MLP || model instanceof CNN || model instanceof ViT || model instanceof ResNet;
+}
+
 /**
  * Layers of a model in the order the batched evaluator runs them. A ViT's and a ResNet's bodies
  * are one entry each (the model itself, run by stacked.ts) after the layers of their stems.

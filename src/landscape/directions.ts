@@ -11,7 +11,7 @@ import { Generator } from '../tensor/random.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { shapeString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadTensors, saveTensors } from '../nn/checkpoint.js';
+import { tensorsFromBytes, tensorsToBytes } from '../nn/checkpoint.js';
 import type { FlatParameters } from '../nn/flat.js';
 
 /**
@@ -98,30 +98,36 @@ export function orthogonalize(d2: Tensor, d1: Tensor): void {
   noGrad(() => tidy(() => assign(d2, sub(d2, mul(d1, div(sum(mul(d1, d2)), add(sum(square(d1)), 1e-30)))))));
 }
 
-/** Writes a direction as safetensors, one entry per parameter name. */
-export async function saveDirection(file: string, flat: FlatParameters, d: Tensor): Promise<void> {
+/** A direction as safetensors bytes, one entry per parameter name (other tools can read it). */
+export async function directionToBytes(flat: FlatParameters, d: Tensor): Promise<Uint8Array> {
   const views = parameterViews(flat, d);
-  await saveTensors(file, views, { format: 'pt', kind: 'losscape-direction' });
-  for (const [, v] of views) v.dispose();
+  try {
+    return await tensorsToBytes(views, { format: 'pt', kind: 'losscape-direction' });
+  } finally {
+    for (const [, v] of views) v.dispose();
+  }
 }
 
-/** Reads a direction saved by name (by losscape or another tool) into the flat layout. */
-export function loadDirection(file: string, flat: FlatParameters): Tensor {
-  const { tensors } = loadTensors(file);
+/** Reads a direction saved by name (by losscape or another tool) into the flat layout; `name` names it in errors. */
+export function directionFromBytes(bytes: Uint8Array, name: string, flat: FlatParameters): Tensor {
+  const { tensors } = tensorsFromBytes(bytes, name);
   const d = keep(zeros([flat.size]));
   try {
     const views = parameterViews(flat, d);
     const missing = views.filter(([n]) => !tensors.has(n)).map(([n]) => n);
     const unexpected = [...tensors.keys()].filter((n) => !views.some(([v]) => v === n));
     if (missing.length || unexpected.length) {
-      throw new Error(`${file}: direction does not fit the model:${missing.length ? ` missing ${missing.join(', ')};` : ''}${unexpected.length ? ` unexpected ${unexpected.join(', ')}` : ''}`);
+      throw new Error(`${name}: direction does not fit the model:${missing.length ? ` missing ${missing.join(', ')};` : ''}${unexpected.length ? ` unexpected ${unexpected.join(', ')}` : ''}`);
     }
-    for (const [name, v] of views) {
-      const t = tensors.get(name)!;
-      if (shapeString(t.shape) !== shapeString(v.shape)) throw new Error(`${file}: ${name} has shape ${shapeString(t.shape)}, the model's ${shapeString(v.shape)}`);
+    for (const [key, v] of views) {
+      const t = tensors.get(key)!;
+      if (shapeString(t.shape) !== shapeString(v.shape)) throw new Error(`${name}: ${key} has shape ${shapeString(t.shape)}, the model's ${shapeString(v.shape)}`);
       assign(v, t);
       v.dispose();
     }
+  } catch (e) {
+    d.dispose();
+    throw e;
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

@@ -2,7 +2,7 @@
 // each chunk's results streamed to a callback and saved to a partial file, so that a run killed at
 // any moment resumes and loses at most the chunk in flight; deterministic shards (--shard i/n) whose
 // partial files `merge` joins into the whole surface (docs/LANDSCAPE.md: Kubernetes and Slurm).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Where partial results are kept is the caller's: a PartialStore (files in Node: src/node/landscape.ts).
 import { buildSurface, type SurfaceFile } from './surface.js';
 import type { PointResult } from './evaluate.js';
 
@@ -21,6 +21,17 @@ export interface PartialFile {
   shard: Shard;
   /** point index (iy·nx + ix) -> [loss, accuracy]; non-finite values as null */
   results: Record<string, [number | null, number | null]>;
+  /** evaluation time of the points in `results`, over every session that added to them */
+  timings?: { seconds: number; points: number };
+}
+
+/** Where a run keeps its partial results between chunks (a file in Node, memory or IndexedDB in a page). */
+export interface PartialStore {
+  /** what an earlier run saved, or null */
+  load(): Promise<PartialFile | null>;
+  save(p: PartialFile): Promise<void>;
+  /** names it in errors */
+  readonly name: string;
 }
 
 export function parseShard(text: string): Shard {
@@ -55,20 +66,31 @@ export function shardIndices(nx: number, ny: number, shard: Shard): number[] {
 
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
+const isCoordList = (v: unknown): v is number[] => Array.isArray(v) && v.length >= 1 && v.every((c) => typeof c === 'number' && Number.isFinite(c));
+const isValue = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
 
-export function readPartial(file: string): PartialFile {
+/** Parses and checks a partial file's text; `name` names it in errors. */
+export function parsePartial(text: string, name: string): PartialFile {
+  const fail = (why: string) => new Error(`${name}: not a losscape partial landscape file: ${why}`);
   let p: PartialFile;
   try {
-    p = JSON.parse(readFileSync(file, 'utf8'));
+    p = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not a readable partial landscape file (${(e as Error).message})`);
+    throw fail(`not JSON (${(e as Error).message})`);
   }
-  if (p.format !== 'losscape-partial/1' || typeof p.fingerprint !== 'string' || !p.results) throw new Error(`${file}: not a losscape partial landscape file`);
+  if (!p || typeof p !== 'object' || p.format !== 'losscape-partial/1') throw fail('"format" is not "losscape-partial/1"');
+  if (typeof p.fingerprint !== 'string') throw fail('no "fingerprint"');
+  if (!isCoordList(p.x) || !(p.y === null || isCoordList(p.y))) throw fail('"x" and "y" must be lists of numbers (y may be null)');
+  const s = p.shard;
+  if (!s || !Number.isInteger(s.count) || !Number.isInteger(s.index) || s.count < 1 || s.index < 0 || s.index >= s.count) throw fail('"shard" must be {index, count} with 0 <= index < count');
+  if (!p.results || typeof p.results !== 'object' || Array.isArray(p.results)) throw fail('"results" must be an object');
+  const points = p.x.length * (p.y?.length ?? 1);
+  for (const [key, v] of Object.entries(p.results)) {
+    const i = Number(key);
+    if (!Number.isInteger(i) || i < 0 || i >= points || String(i) !== key) throw fail(`result key "${key}" is not a point index below ${points}`);
+    if (!Array.isArray(v) || v.length !== 2 || !isValue(v[0]) || !isValue(v[1])) throw fail(`result ${key} is not [loss, accuracy]`);
+  }
+  if (!p.provenance || typeof p.provenance !== 'object') throw fail('no "provenance"');
   return p;
 }
 
@@ -83,10 +105,12 @@ export interface LandscapeRun {
   /** evaluates points given as (x, y) coordinates, in order */
   evaluate: (points: Array<[number, number]>) => Promise<PointResult[]>;
   /** saved after every chunk; with resume, results already there are kept and skipped */
-  partialFile?: string;
+  store?: PartialStore;
   resume?: boolean;
+  /** before the first chunk: points already done (resumed) and due in this shard */
+  onStart?: (done: number, total: number) => void;
   /** each chunk's results as they finish (a live view can draw them), with the count done and due */
-  onChunk?: (chunk: Array<{ index: number; result: PointResult }>, done: number, total: number) => void;
+  onChunk?: (chunk: Array<{ index: number; result: PointResult }>, done: number, total: number) => void | Promise<void>;
 }
 
 /** Runs (or resumes) a landscape job; returns this shard's partial results. */
@@ -94,24 +118,30 @@ export async function runLandscape(run: LandscapeRun): Promise<PartialFile> {
   const nx = run.x.length;
   const ny = run.y?.length ?? 1;
   const shard = run.shard ?? { index: 0, count: 1 };
-  let state: PartialFile = { format: 'losscape-partial/1', fingerprint: run.fingerprint, x: run.x, y: run.y, provenance: run.provenance, shard, results: {} };
-  if (run.resume && run.partialFile && existsSync(run.partialFile)) {
-    const old = readPartial(run.partialFile);
+  let state: PartialFile = { format: 'losscape-partial/1', fingerprint: run.fingerprint, x: run.x, y: run.y, provenance: run.provenance, shard, results: {}, timings: { seconds: 0, points: 0 } };
+  const old = run.resume && run.store ? await run.store.load() : null;
+  if (old) {
+    const where = run.store!.name;
     if (old.fingerprint !== run.fingerprint) {
-      throw new Error(`${run.partialFile}: written by a different job (plan, checkpoints, directions or data differ); remove it or drop --resume`);
+      throw new Error(`${where}: written by a different job (plan, checkpoints, directions or data differ); remove it or drop --resume`);
     }
-    if (old.shard.index !== shard.index || old.shard.count !== shard.count) throw new Error(`${run.partialFile}: holds shard ${old.shard.index}/${old.shard.count}, not ${shard.index}/${shard.count}`);
-    state = { ...state, results: old.results };
+    if (old.shard.index !== shard.index || old.shard.count !== shard.count) throw new Error(`${where}: holds shard ${old.shard.index}/${old.shard.count}, not ${shard.index}/${shard.count}`);
+    state = { ...state, results: old.results, timings: old.timings ?? { seconds: 0, points: 0 } };
   }
-  const todo = shardIndices(nx, ny, shard).filter((i) => !(String(i) in state.results));
-  const total = shardIndices(nx, ny, shard).length;
+  const mine = shardIndices(nx, ny, shard);
+  const todo = mine.filter((i) => !(String(i) in state.results));
+  run.onStart?.(mine.length - todo.length, mine.length);
   const coord = (i: number): [number, number] => [run.x[i % nx]!, run.y ? run.y[Math.floor(i / nx)]! : 0];
   for (let c = 0; c < todo.length; c += run.chunk) {
     const indices = todo.slice(c, c + run.chunk);
+    const t0 = performance.now();
     const results = await run.evaluate(indices.map(coord));
+    const timings = state.timings!;
+    timings.seconds += (performance.now() - t0) / 1e3;
+    timings.points += indices.length;
     indices.forEach((i, k) => (state.results[String(i)] = [finiteOrNull(results[k]!.loss), finiteOrNull(results[k]!.accuracy)]));
-    if (run.partialFile) writeAtomic(run.partialFile, JSON.stringify(state));
-    run.onChunk?.(indices.map((index, k) => ({ index, result: results[k]! })), Object.keys(state.results).length, total);
+    if (run.store) await run.store.save(state);
+    await run.onChunk?.(indices.map((index, k) => ({ index, result: results[k]! })), Object.keys(state.results).length, mine.length);
   }
   return state;
 }
@@ -136,5 +166,8 @@ export function mergePartials(parts: PartialFile[], names: string[] = parts.map(
     const shards = [...new Set(missing.map((i) => i % first.shard.count))];
     throw new Error(`merge: ${missing.length} of ${nx * ny} points missing (shards ${shards.join(', ')} of ${first.shard.count} incomplete or not given)`);
   }
-  return buildSurface(first.x, first.y, results, { ...first.provenance, shards: first.shard.count });
+  const seconds = parts.reduce((t, p) => t + (p.timings?.seconds ?? 0), 0);
+  const points = parts.reduce((t, p) => t + (p.timings?.points ?? 0), 0);
+  const timings = { seconds, pointsPerSecond: seconds > 0 ? points / seconds : null, ...(parts.length > 1 ? { shardSeconds: parts.map((p) => p.timings?.seconds ?? null) } : {}) };
+  return buildSurface(first.x, first.y, results, { ...first.provenance, shards: first.shard.count, timings });
 }

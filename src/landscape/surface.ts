@@ -1,8 +1,6 @@
 // Surface files: the evaluated grid with everything needed to reproduce it, as JSON (the primary
 // format), CSV (one row per point) and legacy VTK structured grid (ParaView). Orientation, for
 // every format: values[iy][ix] is the metric at (x[ix], y[iy]), x along d₁.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { PointResult } from './evaluate.js';
 
 export interface SurfaceFile {
@@ -17,10 +15,6 @@ export interface SurfaceFile {
   nonFinite: Array<[number, number]>;
   /** what produced it: model and checkpoint hashes, seed, normalization, plan, data, adapter, timings */
   provenance: Record<string, unknown>;
-}
-
-export function sha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
 export function buildSurface(x: number[], y: number[] | null, results: PointResult[], provenance: Record<string, unknown>): SurfaceFile {
@@ -42,6 +36,41 @@ export function buildSurface(x: number[], y: number[] | null, results: PointResu
     }
   }
   return { format: 'losscape-surface/1', x, y, loss, accuracy, nonFinite, provenance };
+}
+
+export interface SurfaceSummary {
+  /** loss at the grid point nearest (0, 0): the origin of the plan (the checkpoint for line/plane) */
+  centre: { x: number; y: number | null; loss: number | null };
+  /** the lowest loss on the grid and where */
+  minimum: { x: number; y: number | null; loss: number } | null;
+  /** the highest loss on the grid's border (a line: its two ends) */
+  edgeMax: number | null;
+  /** points whose loss is not finite */
+  nonFinite: number;
+  points: number;
+}
+
+const nearest = (v: number[], t: number) => v.reduce((best, c, i) => (Math.abs(c - t) < Math.abs(v[best]! - t) ? i : best), 0);
+
+/** The numbers a run ends with: centre value, minimum and where, edge maximum, non-finite count. */
+export function summarizeSurface(s: SurfaceFile): SurfaceSummary {
+  const ys = s.y ?? [0];
+  const [cx, cy] = [nearest(s.x, 0), nearest(ys, 0)];
+  let minimum: SurfaceSummary['minimum'] = null;
+  let edgeMax: number | null = null;
+  ys.forEach((yv, iy) =>
+    s.x.forEach((xv, ix) => {
+      const v = s.loss[iy]![ix];
+      if (v === null || v === undefined) return;
+      if (!minimum || v < minimum.loss) minimum = { x: xv, y: s.y ? yv : null, loss: v };
+      const edge = ix === 0 || ix === s.x.length - 1 || (s.y !== null && (iy === 0 || iy === ys.length - 1));
+      if (edge && (edgeMax === null || v > edgeMax)) edgeMax = v;
+    }),
+  );
+  return {
+    centre: { x: s.x[cx]!, y: s.y ? ys[cy]! : null, loss: s.loss[cy]![cx] ?? null },
+    minimum, edgeMax, nonFinite: s.nonFinite.length, points: s.x.length * ys.length,
+  };
 }
 
 export function surfaceCsv(s: SurfaceFile): string {

