@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { init, type MatmulVersion } from '../index.js';
 import { landscapeCommand, mergeCommand } from './landscape.js';
+import { renderCommand } from './render.js';
 import { trainCommand } from './train.js';
 
 const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU');
@@ -27,6 +28,7 @@ program
 program.addCommand(trainCommand());
 program.addCommand(landscapeCommand());
 program.addCommand(mergeCommand());
+program.addCommand(renderCommand());
 
 try {
   await program.parseAsync();

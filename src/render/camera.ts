@@ -57,8 +57,8 @@ export function lookAt(eye: Vec3, target: Vec3, up: Vec3): Mat4 {
 }
 
 const FOV = (30 * Math.PI) / 180;
-/** The box's bounding sphere (centre (0, 0, 0.5), radius √2.25) fits the view at zoom 1. */
-const FRAME_DISTANCE = Math.sqrt(2.25) / Math.sin(FOV / 2);
+/** At zoom 1 the box (its bounding sphere has radius 1.5 about (0, 0, 0.5)) fills the view from any side. */
+const FRAME_DISTANCE = 1.5 / Math.sin(FOV / 2);
 
 /** The 3-D panels' model-view-projection for a viewport of the given aspect (width / height). */
 export function orbitCamera(view: View, aspect = 1): Mat4 {

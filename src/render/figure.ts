@@ -80,6 +80,18 @@ function positive(v: number | undefined, what: string): void {
   if (v !== undefined && !(Number.isInteger(v) && v >= 64 && v <= 16384)) throw new Error(`${what}: expected a whole number of pixels from 64 to 16384, got ${v}`);
 }
 
+/** The panel grid and, unless given, the figure's size: about 480×460 pixels a panel, plus colour bars. */
+export function figureGrid(surfaces: NamedSurface[], opts: Pick<FigureOptions, 'scale' | 'width' | 'height'> = {}) {
+  const n = surfaces.length;
+  const cols = n <= 3 ? n : Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const shared = (opts.scale ?? 'shared') === 'shared';
+  const allLines = surfaces.every((s) => s.surface.y === null);
+  const barW = allLines || !shared ? 0 : SHARED_BAR;
+  const ownW = !shared && !allLines ? OWN_BAR : 0;
+  return { cols, rows, barW, width: opts.width ?? cols * (CELL.w + ownW) + barW, height: opts.height ?? rows * CELL.h };
+}
+
 /** Checks the options and surfaces and lays the figure out; every error is thrown before any drawing. */
 export function planFigure(surfaces: NamedSurface[], opts: FigureOptions = {}): Figure {
   const view = opts.view ?? '3d';
@@ -96,15 +108,8 @@ export function planFigure(surfaces: NamedSurface[], opts: FigureOptions = {}): 
   const scaleOpts = { log: opts.log, zmax: opts.zmax };
   const sharedScale = shared ? computeScale(surfaces, scaleOpts) : null;
   const scales = surfaces.map((s) => sharedScale ?? computeScale([s], scaleOpts));
-  const allLines = surfaces.every((s) => s.surface.y === null);
 
-  const n = surfaces.length;
-  const cols = n <= 3 ? n : Math.ceil(Math.sqrt(n));
-  const rows = Math.ceil(n / cols);
-  const barW = allLines ? 0 : shared ? SHARED_BAR : 0;
-  const ownW = !shared && !allLines ? OWN_BAR : 0;
-  const width = opts.width ?? cols * (CELL.w + ownW) + barW;
-  const height = opts.height ?? rows * CELL.h;
+  const { cols, rows, barW, width, height } = figureGrid(surfaces, opts);
   const cellW = (width - barW) / cols;
   const cellH = height / rows;
   const warnings: string[] = [];

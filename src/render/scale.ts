@@ -92,7 +92,8 @@ function d3Scale(scale: Scale) {
 export function scaleTicks(scale: Scale, count = 6): Tick[] {
   if (!(scale.max > scale.min)) return [{ value: scale.min, label: String(scale.min), t: 0.5 }];
   const s = d3Scale(scale);
-  const format = s.tickFormat(count);
+  // a log scale's format leaves out crowded labels; "~g" rather than its default SI prefixes (500m)
+  const format = scale.log ? scaleLog().domain([scale.min, scale.max]).tickFormat(count, '~g') : s.tickFormat(count);
   return s
     .ticks(count)
     .map((value) => ({ value, label: format(value), t: normalize(scale, value)! }))
