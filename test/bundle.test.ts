@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain ESM build script without type declarations
 import { bundle } from '../scripts/bundle.mjs';
 
 describe('bundles', () => {

@@ -2,13 +2,13 @@
 // unless `scale: 'own'`), its mesh, contour lines, checkpoints and labels, laid out in figure
 // pixels. Everything here is plain data computed once; the camera (orbit, zoom) is applied when
 // drawing (draw.ts, WebGL) and composing the overlay (svg.ts), so the viewer can move it freely.
-import { defaultView, orbitCamera, topCamera, type Mat4, type Rect, type View } from './camera.js';
+import { defaultView, orbitCamera, project, toPixels, topCamera, type Mat4, type Rect, type View } from './camera.js';
 import { colormap } from './colormap.js';
 import { contourLines, type ContourLine } from './contours.js';
 import { panelLabels, type PanelLabels } from './labels.js';
-import { surfaceMesh, type SurfaceMesh } from './mesh.js';
+import { surfaceMesh, toDisplay, type SurfaceMesh } from './mesh.js';
 import { planPath, type PlanPath } from './path.js';
-import { computeScale, contourLevels, lossStats, type Scale } from './scale.js';
+import { computeScale, contourLevels, lossStats, normalize, type Scale } from './scale.js';
 import { checkSameGrid, type NamedSurface } from './surface-check.js';
 
 export interface FigureOptions {
@@ -165,4 +165,25 @@ export function planFigure(surfaces: NamedSurface[], opts: FigureOptions = {}): 
 /** The camera of a panel: the orbit for 3-D panels, straight down for contour panels. */
 export function panelCamera(fig: Figure, panel: Panel, view: View): Mat4 {
   return fig.view === '3d' ? orbitCamera(view, panel.plot.w / panel.plot.h) : topCamera();
+}
+
+/** Figure pixels of a display-space point seen through the panel's camera (null behind the eye). */
+export function panelPixels(fig: Figure, p: Panel, view: View): (xyz: ArrayLike<number>) => [number, number] | null {
+  const cam = panelCamera(fig, p, view);
+  return (xyz) => {
+    const ndc = project(cam, xyz);
+    return ndc ? toPixels(ndc, p.plot) : null;
+  };
+}
+
+/** Where grid point (ix, iy) of a panel is drawn, in figure pixels (null for a gap or behind the eye). */
+export function pointPixel(fig: Figure, panel: number, view: View, ix: number, iy: number): [number, number] | null {
+  const p = fig.panels[panel]!;
+  const s = p.surface;
+  if (p.kind === 'line') {
+    const t = normalize(p.scale, s.loss[0]![ix]!);
+    return t === null ? null : [p.plot.x + ((toDisplay(s.x, s.x[ix]!) + 1) / 2) * p.plot.w, p.plot.y + (1 - t) * p.plot.h];
+  }
+  const i = iy * s.x.length + ix;
+  return p.mesh!.valid[i] ? panelPixels(fig, p, view)(p.mesh!.positions.subarray(3 * i, 3 * i + 3)) : null;
 }

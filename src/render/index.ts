@@ -9,8 +9,8 @@ export { contourLines, type ContourLine } from './contours.js';
 export { planPath, pathDisplay, type PlanPath } from './path.js';
 export { panelLabels, type PanelLabels } from './labels.js';
 export { orbitCamera, topCamera, project, toPixels, defaultView, type View, type Mat4, type Rect } from './camera.js';
-export { planFigure, panelCamera, type Figure, type FigureOptions, type Panel } from './figure.js';
-export { figureSvg, panelPixels, FONT, PATH_COLOR } from './svg.js';
+export { planFigure, figureGrid, panelCamera, panelPixels, pointPixel, type Figure, type FigureOptions, type Panel } from './figure.js';
+export { figureSvg, FONT, PATH_COLOR } from './svg.js';
 export { createFigureRenderer, LIGHT, BACKGROUND, type FigureRenderer } from './draw.js';
 
 export { pickPoint, type Picked } from './pick.js';

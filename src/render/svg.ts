@@ -3,9 +3,9 @@
 // It is drawn over the WebGL image: in Node, rasterized by resvg and composed into one PNG; in a
 // page, an <svg> element over the canvas. Everything placed in 3-D goes through the panel's camera.
 import { scaleLinear } from 'd3-scale';
-import { project, toPixels, type View } from './camera.js';
+import type { View } from './camera.js';
 import { colormap, cssColor } from './colormap.js';
-import { panelCamera, type Figure, type Panel } from './figure.js';
+import { panelPixels, pointPixel, type Figure, type Panel } from './figure.js';
 import { short } from './labels.js';
 import { toDisplay } from './mesh.js';
 import { pathDisplay } from './path.js';
@@ -31,15 +31,6 @@ function polyline(points: Array<[number, number]>, attrs: string): string {
 function indexToDisplay(axis: readonly number[], g: number): number {
   const i = Math.min(Math.floor(g), axis.length - 2);
   return toDisplay(axis, axis[i]! + (g - i) * (axis[i + 1]! - axis[i]!));
-}
-
-/** Figure pixels of a display-space point seen through the panel's camera (null behind the eye). */
-export function panelPixels(fig: Figure, p: Panel, view: View): (xyz: readonly number[]) => [number, number] | null {
-  const cam = panelCamera(fig, p, view);
-  return (xyz) => {
-    const ndc = project(cam, xyz);
-    return ndc ? toPixels(ndc, p.plot) : null;
-  };
 }
 
 function colorbar(id: string, bar: { x: number; y: number; w: number; h: number }, scale: Scale, cmap: string, levels: number[], title: string): string {
@@ -87,7 +78,7 @@ function flatAxes(p: Panel, yTicks: Array<{ y: number; label: string }>, yName: 
 }
 
 /** The base square of the 3-D box with x and y ticks on the edges nearest the eye, and a loss axis. */
-function boxAxes(p: Panel, view: View, px: (xyz: readonly number[]) => [number, number] | null): string {
+function boxAxes(p: Panel, view: View, px: (xyz: ArrayLike<number>) => [number, number] | null): string {
   const s = p.surface;
   const az = (view.azimuth * Math.PI) / 180;
   const yEdge = Math.sin(az) < 0 ? -1 : 1;
@@ -127,12 +118,13 @@ function boxAxes(p: Panel, view: View, px: (xyz: readonly number[]) => [number, 
 function linePlot(fig: Figure, p: Panel): string {
   const { plot, scale, surface: s } = p;
   const yOf = (t: number) => plot.y + (1 - t) * plot.h;
-  const xOf = (v: number) => plot.x + ((toDisplay(s.x, v) + 1) / 2) * plot.w;
   const out = [flatAxes(p, scale.empty ? [] : scaleTicks(scale).map((tk) => ({ y: yOf(tk.t), label: tk.label })), scaleText(scale, fig.shared ? fig.panels.length : 1))];
   const runs: Array<Array<[number, number]>> = [[]];
-  s.loss[0]!.forEach((v, ix) => {
-    if (v === null) runs.push([]);
-    else runs.at(-1)!.push([xOf(s.x[ix]!), yOf(normalize(scale, v)!)]);
+  const panel = fig.panels.indexOf(p);
+  s.x.forEach((_, ix) => {
+    const at = pointPixel(fig, panel, fig.initialView, ix, 0);
+    if (at) runs.at(-1)!.push(at);
+    else runs.push([]);
   });
   for (const run of runs.filter((r) => r.length)) {
     out.push(polyline(run, `stroke="${INK}" stroke-width="1.5"`));
@@ -141,7 +133,7 @@ function linePlot(fig: Figure, p: Panel): string {
   return out.join('');
 }
 
-function checkpoints(fig: Figure, p: Panel, px: (xyz: readonly number[]) => [number, number] | null): string {
+function checkpoints(fig: Figure, p: Panel, px: (xyz: ArrayLike<number>) => [number, number] | null): string {
   if (!p.path || !p.mesh) return '';
   const pts = pathDisplay(p.path, p.surface, p.mesh, fig.view === 'contour').map(px);
   const out: string[] = [];
