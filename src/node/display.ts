@@ -53,11 +53,14 @@ export async function ensureDisplay(): Promise<void> {
   throw new Error(`could not start Xvfb on a free display (${last?.message ?? 'all taken'}): ${HOW}`);
 }
 
-/** A headless WebGL 1 context of the given size (preserved drawing buffer, for reading back). */
-export async function createHeadlessGL(width: number, height: number): Promise<WebGLRenderingContext> {
+/**
+ * A headless WebGL 1 context of the given size (preserved drawing buffer, for reading back).
+ * `loadGL` imports the `gl` package (a parameter so that its absence can be tested).
+ */
+export async function createHeadlessGL(width: number, height: number, loadGL: () => Promise<typeof import('gl')> = () => import('gl')): Promise<WebGLRenderingContext> {
   let createGL: typeof import('gl').default;
   try {
-    createGL = (await import('gl')).default;
+    createGL = (await loadGL()).default;
   } catch (e) {
     throw new Error(`headless WebGL needs the optional "gl" package, which is not installed or not built (${(e as Error).message.split('\n')[0]}): install it with its build tools (npm install gl; it needs python3, make, a C++ compiler, libx11-dev, libxi-dev, libgl-dev)`);
   }
