@@ -107,7 +107,8 @@ export function mountViewer(root: HTMLElement, surfaces: NamedSurface[] = [], in
       // the figure's own proportions, fitted to the width available and the window's height
       const grid = figureGrid(surfaces, options);
       const top = box.getBoundingClientRect().top + scrollY;
-      let width = Math.max(320, Math.floor(root.clientWidth));
+      const pad = getComputedStyle(root);
+      let width = Math.max(320, Math.floor(root.clientWidth - parseFloat(pad.paddingLeft) - parseFloat(pad.paddingRight)));
       let height = Math.round((width * grid.height) / grid.width);
       const room = Math.max(300, Math.floor(innerHeight - top - 48));
       if (height > room) [height, width] = [room, Math.max(320, Math.round((room * grid.width) / grid.height))];
