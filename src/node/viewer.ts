@@ -17,7 +17,10 @@ let cached: Promise<{ text: string; inputs: string[] }> | null = null;
 
 /** The viewer page's script (an ES module) and the source files it was built from; built once per process. */
 export function buildViewerBundleWithInputs(): Promise<{ text: string; inputs: string[] }> {
-  cached ??= bundle(VIEWER_ENTRY, null, 'browser');
+  cached ??= bundle(VIEWER_ENTRY, null, 'browser').catch((e: unknown) => {
+    cached = null; // a failed build is not kept: the next call tries again
+    throw e;
+  });
   return cached;
 }
 
