@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { PNG } from 'pngjs';
 import type { SurfaceFile } from '../src/landscape/surface.js';
 import type { Rgb } from '../src/render/colormap.js';
+import type { Figure } from '../src/render/figure.js';
 
 /** n evenly spaced values over [lo, hi] (n odd puts a grid point at the middle). */
 export const axis = (n: number, lo = -1, hi = 1) => Array.from({ length: n }, (_, i) => (i === n - 1 ? hi : lo + ((hi - lo) * i) / (n - 1)));
@@ -44,4 +45,22 @@ export const luminance = (c: Rgb) => 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[
 export function expectColor(actual: Rgb, expected: Rgb, tol: number, what: string): void {
   const diff = Math.max(...actual.map((v, i) => Math.abs(v - expected[i]!)));
   expect(diff, `${what}: got rgb(${actual}), expected rgb(${expected.map((v) => Math.round(v))}) within ${tol}`).toBeLessThanOrEqual(tol);
+}
+
+/**
+ * The grid point of a panel farthest from its contour lines (the loss's distance to the nearest
+ * level over the gradient's length), among ix, iy in the given ranges: a pixel to read a colour at.
+ */
+export function clearPoint(fig: Figure, panel: number, xs: [number, number], ys: [number, number]): [number, number] {
+  const p = fig.panels[panel]!;
+  const { x, y, loss } = p.surface;
+  const levels = p.contours.map((c) => c.level);
+  const clearance = (i: number, j: number) => {
+    const gx = (loss[j]![i + 1]! - loss[j]![i - 1]!) / (x[i + 1]! - x[i - 1]!);
+    const gy = (loss[j + 1]![i]! - loss[j - 1]![i]!) / (y![j + 1]! - y![j - 1]!);
+    return Math.min(Infinity, ...levels.map((l) => Math.abs(loss[j]![i]! - l))) / (Math.hypot(gx, gy) + 1e-9);
+  };
+  let best: [number, number] = [xs[0], ys[0]];
+  for (let i = xs[0]; i <= xs[1]; i++) for (let j = ys[0]; j <= ys[1]; j++) if (clearance(i, j) > clearance(...best)) best = [i, j];
+  return best;
 }

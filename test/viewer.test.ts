@@ -8,7 +8,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildViewerBundleWithInputs, serveViewer, viewerHtml, type ViewerServer } from '../src/node/viewer.js';
 import { colormap, normalize, panelPixels, pickPoint, planFigure, pointPixel, type FigureOptions, type NamedSurface } from '../src/render/index.js';
-import { axis, expectColor, gridSurface, readPng, saddle } from './render-helpers.js';
+import { axis, clearPoint, expectColor, gridSurface, readPng, saddle } from './render-helpers.js';
 
 const x = axis(31);
 const para: NamedSurface = {
@@ -68,8 +68,8 @@ describe('web viewer', () => {
     const img = await shot();
     const scale = fig.panels[0]!.scale;
     expect(fig.panels[1]!.scale).toBe(scale);
-    // the saddle's grid point (25, 9), away from contour lines: its colour on the shared scale
-    const [ix, iy] = [25, 9];
+    // the saddle's grid point farthest from its contour lines: its colour on the shared scale
+    const [ix, iy] = clearPoint(fig, 1, [5, 25], [5, 25]);
     const at = pointPixel(fig, 1, fig.initialView, ix, iy)!;
     const loss = sad.surface.loss[iy]![ix]!;
     expectColor(img.at(...at), colormap('viridis')(normalize(scale, loss)!), 4, `saddle (${ix}, ${iy}), loss ${loss}`);
@@ -126,9 +126,10 @@ describe('web viewer', () => {
     await page.selectOption('[name="colormap"]', 'magma');
     // the view the user sees now: magma, own log scales, contour
     const { fig, shot } = await plan(page, [para, sad], { view: 'contour', scale: 'own', log: true, colormap: 'magma' });
-    // grid point (22, 8) of the paraboloid, on its own log scale (the minimum is under the path's end mark)
-    const loss = para.surface.loss[8]![22]!;
-    expectColor((await shot()).at(...pointPixel(fig, 0, fig.initialView, 22, 8)!), colormap('magma')(normalize(fig.panels[0]!.scale, loss)!), 4, `loss ${loss} on magma, log`);
+    // a paraboloid point clear of contour lines and of the path (x < 0, y > 0), on its own log scale
+    const [ix, iy] = clearPoint(fig, 0, [17, 28], [2, 13]);
+    const loss = para.surface.loss[iy]![ix]!;
+    expectColor((await shot()).at(...pointPixel(fig, 0, fig.initialView, ix, iy)!), colormap('magma')(normalize(fig.panels[0]!.scale, loss)!), 4, `loss ${loss} on magma, log`);
     await page.setInputFiles('[name="files"]', path.join(dir, 'saddle.json'));
     await page.waitForFunction(() => document.querySelector('.lc-overlay')?.textContent?.includes('saddle.json') && !document.querySelector('.lc-overlay')?.textContent?.includes('para.json'));
     await page.setInputFiles('[name="files"]', path.join(dir, 'bad.json'));
@@ -141,8 +142,9 @@ describe('web viewer', () => {
     const page = await ctx.newPage();
     const html = await viewerHtml([para], { view: 'contour' });
     const { fig, shot } = await open(page, () => page.setContent(html), [para], { view: 'contour' });
-    const loss = para.surface.loss[8]![22]!;
-    expectColor((await shot()).at(...pointPixel(fig, 0, fig.initialView, 22, 8)!), colormap('viridis')(normalize(fig.panels[0]!.scale, loss)!), 4, `loss ${loss}`);
+    const [ix, iy] = clearPoint(fig, 0, [17, 28], [2, 13]);
+    const loss = para.surface.loss[iy]![ix]!;
+    expectColor((await shot()).at(...pointPixel(fig, 0, fig.initialView, ix, iy)!), colormap('viridis')(normalize(fig.panels[0]!.scale, loss)!), 4, `loss ${loss}`);
     const { inputs } = await buildViewerBundleWithInputs();
     expect(inputs.some((f) => f.includes('src/render/draw.ts'))).toBe(true);
     expect(inputs.filter((f) => /src\/(gpu|tensor|nn|landscape)\/|node_modules\/webgpu|kernels\//.test(f))).toEqual([]);
