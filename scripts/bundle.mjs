@@ -23,10 +23,16 @@ export const inlineKernels = {
   },
 };
 
+/**
+ * Bundles `entry` into `outfile`; with no outfile, returns the bundle's text and its input files
+ * (paths relative to the working directory) instead of writing it.
+ */
 export async function bundle(entry, outfile, platform = 'node') {
-  await esbuild.build({
+  const result = await esbuild.build({
     entryPoints: [entry],
-    outfile,
+    outfile: outfile ?? 'bundle.js',
+    write: Boolean(outfile),
+    metafile: !outfile,
     bundle: true,
     format: 'esm',
     platform,
@@ -36,6 +42,7 @@ export async function bundle(entry, outfile, platform = 'node') {
     plugins: [inlineKernels],
     logLevel: 'warning',
   });
+  if (!outfile) return { text: result.outputFiles[0].text, inputs: Object.keys(result.metafile.inputs) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

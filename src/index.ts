@@ -42,3 +42,4 @@ export * from './landscape/plans.js';
 export * from './landscape/surface.js';
 export * from './landscape/run.js';
 export * from './landscape/job.js';
+export * from './render/index.js';

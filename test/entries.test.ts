@@ -26,7 +26,7 @@ describe('entry points', () => {
     }
     expect(offending).toEqual([]);
     // and the Node entry is where the file system lives
-    const node = await esbuild.build({ entryPoints: ['src/node/index.ts'], bundle: true, write: false, format: 'esm', platform: 'node', metafile: true, external: ['webgpu'], loader: { '.wgsl': 'text' }, logLevel: 'silent' });
+    const node = await esbuild.build({ entryPoints: ['src/node/index.ts'], bundle: true, write: false, format: 'esm', platform: 'node', metafile: true, packages: 'external', loader: { '.wgsl': 'text' }, logLevel: 'silent' });
     const nodeImports = Object.values(node.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
     expect(nodeImports).toContain('node:fs');
   });

@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { init, type MatmulVersion } from '../index.js';
 import { landscapeCommand, mergeCommand } from './landscape.js';
+import { renderCommand } from './render.js';
+import { viewCommand } from './view.js';
 import { trainCommand } from './train.js';
 
 const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU');
@@ -27,6 +29,8 @@ program
 program.addCommand(trainCommand());
 program.addCommand(landscapeCommand());
 program.addCommand(mergeCommand());
+program.addCommand(renderCommand());
+program.addCommand(viewCommand());
 
 try {
   await program.parseAsync();

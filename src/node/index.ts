@@ -8,3 +8,6 @@ export * from './data.js';
 export * from './directions.js';
 export * from './train.js';
 export * from './landscape.js';
+export * from './display.js';
+export * from './render.js';
+export * from './viewer.js';
