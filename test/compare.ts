@@ -84,6 +84,23 @@ export function compare(out: ArrayLike<number>, ref: ArrayLike<number>, tol: Tol
   return { failures, worst };
 }
 
+/** Root mean square of the values. */
+export function rms(values: ArrayLike<number>): number {
+  let sq = 0;
+  for (let i = 0; i < values.length; i++) sq += values[i]! ** 2;
+  return Math.sqrt(sq / Math.max(values.length, 1));
+}
+
+/**
+ * The scale for a composed network's outputs and gradients: each element's size plus its tensor's
+ * RMS (worst-case rounding magnitudes compound through layers far above real errors; see
+ * docs/TESTING.md), so elements near zero are held to the tensor's scale, the rest to their own.
+ */
+export function rmsScale(values: ArrayLike<number>): Float64Array {
+  const r = rms(values);
+  return Float64Array.from(values, (v) => Math.abs(v) + r);
+}
+
 /** Coordinates of flat index i in a row-major shape. */
 function coords(i: number, shape: readonly number[]): number[] {
   const c: number[] = [];

@@ -5,7 +5,7 @@
 // magnitude backward's gradMag); for a composed network, its own size or, where it is near zero,
 // the tensor's RMS ('rms': worst-case magnitudes compound through layers far above real errors).
 import * as L from '../src/index.js';
-import { F32, type Tolerance } from './compare.js';
+import { F32, rmsScale, type Tolerance } from './compare.js';
 import { expectClose, randomPair } from './helpers.js';
 import * as A from './ref-autograd.js';
 import * as R from './reference.js';
@@ -23,11 +23,6 @@ export interface GradCase {
   scale?: 'magnitude' | 'rms';
 }
 
-/** |ref| plus the tensor's root mean square, per element */
-function rmsScale(ref: ArrayLike<number>): Float64Array {
-  const rms = Math.sqrt(Array.from(ref).reduce((s, v) => s + v * v, 0) / Math.max(ref.length, 1));
-  return Float64Array.from(ref, (v) => Math.abs(v) + rms);
-}
 
 export async function gradCheck({ what, shapes, range = [-1, 1], gpu, ref, tol = F32.accumulate, scale = 'magnitude' }: GradCase): Promise<void> {
   const pairs = shapes.map((s) => randomPair(s, ...range));

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import { normalizeDirection, parameterViews } from '../src/landscape/directions.js';
-import { assertClose, type Tolerance } from './compare.js';
+import { assertClose, rms, rmsScale, type Tolerance } from './compare.js';
 
 interface Entry {
   shape: number[];
@@ -38,14 +38,10 @@ function readFixture(name: string): { get: (key: string) => Entry; keys: string[
 }
 
 // "≤ 1e-4 relative" for a whole network's outputs and gradients, and 1e-5 for optimizer steps and
-// normalized directions: each element against its own size plus its tensor's RMS (a composed
-// network, see test/gradcheck.ts), whose f32 rounding is far smaller (see docs/TESTING.md)
+// normalized directions: each element against its own size plus its tensor's RMS (rmsScale: a
+// composed network), far above their f32 rounding (see docs/TESTING.md)
 const NETWORK: Tolerance = { rtol: 1e-4, atol: 0, name: 'torch fixture, network' };
 const STEPS: Tolerance = { rtol: 1e-5, atol: 0, name: 'torch fixture, optimizer steps' };
-const rmsScale = (ref: ArrayLike<number>) => {
-  const rms = Math.sqrt(Array.from(ref).reduce((s, v) => s + v * v, 0) / Math.max(ref.length, 1));
-  return Float64Array.from(ref, (v) => Math.abs(v) + rms);
-};
 
 interface Setup {
   model: L.Layer & { config: L.ModelConfig };
@@ -122,8 +118,8 @@ for (const name of ['vit', 'resnet']) {
       for (const [param, t] of model.namedParameters()) {
         const want = fx.get(`${optimizer.kind}.${param}`).data;
         const grad = fx.get(`grad.${param}`).data;
-        const rms = rmsScale(grad)[0]! - Math.abs(grad[0]!);
-        const noise = (g: number) => (optimizer.kind === 'adamw' && Math.abs(g) < NETWORK.rtol * rms ? (h.lr * h.steps) / STEPS.rtol : 0);
+        const floor = NETWORK.rtol * rms(grad);
+        const noise = (g: number) => (optimizer.kind === 'adamw' && Math.abs(g) < floor ? (h.lr * h.steps) / STEPS.rtol : 0);
         const scale = want.map((v, i) => Math.max(Math.abs(v), Math.abs(initial.get(param)![i]!)) + Math.abs(v - initial.get(param)![i]!) + noise(grad[i]!));
         await expectEntry(fx, `${optimizer.kind}.${param}`, t, STEPS, scale);
       }
