@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TIMEOUT_S = 300;
 
-/** name, file, find (must occur exactly once), replace, the test files that must catch it, optional -t filter, note */
+/**
+ * name, file, find (must occur exactly once), replace, the test files that must catch it, an
+ * optional -t filter, and `pending` for a known gap: reported, not counted against the suite.
+ */
 const MUTATIONS = [
   {
     name: 'sigmoid gives 0 below x = −20', file: 'kernels/unary.wgsl',
@@ -22,7 +25,7 @@ const MUTATIONS = [
   },
   {
     name: 'exp returns 0 below −4', file: 'kernels/unary.wgsl',
-    find: 'case 2u: { return exp(v); }\n    case 3u:', replace: 'case 2u: { return select(exp(v), 0.0, v < -4.0); }\n    case 3u:',
+    find: 'case 2u: { return exp(v); }\n    case 3u: { return log_f32(v); }', replace: 'case 2u: { return select(exp(v), 0.0, v < -4.0); }\n    case 3u: { return log_f32(v); }',
     tests: ['test/elementwise.test.ts'], filter: 'exp',
   },
   {
@@ -33,7 +36,7 @@ const MUTATIONS = [
   {
     name: 'log by the builtin (2% off just below 1 on llvmpipe)', file: 'kernels/unary.wgsl',
     find: 'case 3u: { return log_f32(v); }', replace: 'case 3u: { return log(v); }',
-    tests: ['test/elementwise.test.ts'], filter: 'log',
+    tests: ['test/elementwise.test.ts'], filter: 'log near 1',
   },
   {
     name: 'round: halves away from zero instead of to even', file: 'kernels/unary.wgsl',
@@ -64,6 +67,17 @@ const MUTATIONS = [
     name: "Adam's second bias correction with β₁", file: 'src/nn/optim.ts',
     find: 'eps, 1 - b1 ** t, 1 - b2 ** t)', replace: 'eps, 1 - b1 ** t, 1 - b1 ** t)',
     tests: ['test/optim.test.ts'], filter: 'AdamW',
+  },
+  {
+    name: 'causal attention masks the diagonal too (forward)', file: 'kernels/attention.wgsl',
+    find: 'let j = j0 + t;\n      let ok = vec4<bool>(j < P.sk) & (vec4<bool>(P.causal == 0u) | (vec4u(j) <= rows));',
+    replace: 'let j = j0 + t;\n      let ok = vec4<bool>(j < P.sk) & (vec4<bool>(P.causal == 0u) | (vec4u(j) < rows));',
+    tests: ['test/attention.test.ts'], filter: 'causal masking',
+  },
+  {
+    name: 'layer norm with the unbiased variance (torch uses the biased one)', file: 'kernels/layernorm.wgsl',
+    find: 'let rstd = inverseSqrt(q / n + P.eps);', replace: 'let rstd = inverseSqrt(q / max(n - 1.0, 1.0) + P.eps);',
+    tests: ['test/autograd.test.ts'], filter: 'layer norm',
   },
   {
     name: 'SAM perturbs against the gradient', file: 'kernels/optim.wgsl',
@@ -113,9 +127,11 @@ const MUTATIONS = [
     tests: ['test/random.test.ts'], filter: 'bit for bit',
   },
   {
-    name: 'resume disabled (the lead is reworking train() and adds its resume test)', file: 'src/nn/train.ts',
+    name: 'resume disabled', file: 'src/nn/train.ts',
     find: 'if (ckpt && o.resume && existsSync(ckpt)) {', replace: 'if (false && ckpt && o.resume && existsSync(ckpt)) {',
     tests: ['test/train.test.ts'], filter: 'resumes',
+    // a run that starts over ends where an uninterrupted one does: the present test cannot tell
+    pending: 'expected to survive until the resume test the lead is writing with the train() rework lands',
   },
 ];
 
@@ -174,7 +190,8 @@ function main() {
       writeFileSync(file, original.replace(m.find, m.replace));
       const r = runTests(dir, m.tests, m.filter);
       writeFileSync(file, original);
-      rows.push({ m, where, caught: r.outcome !== 'pass', result: `${r.outcome === 'pass' ? 'SURVIVED' : r.outcome === 'timeout' ? 'caught (timeout)' : 'caught'} (${r.seconds.toFixed(0)} s)` });
+      const verdict = r.outcome === 'pass' ? (m.pending ? `survived: ${m.pending}` : 'SURVIVED') : r.outcome === 'timeout' ? 'caught (timeout)' : 'caught';
+      rows.push({ m, where, caught: r.outcome !== 'pass', result: `${verdict} (${r.seconds.toFixed(0)} s)` });
       process.stderr.write(`${rows.at(-1).result}: ${m.name}\n`);
     }
   } finally {
@@ -183,8 +200,9 @@ function main() {
   console.log('| mutation | file | tests run | result |');
   console.log('| --- | --- | --- | --- |');
   for (const { m, where, result } of rows) console.log(`| ${m.name} | \`${m.file}\` | ${where} | ${result} |`);
-  const missed = rows.filter((r) => !r.caught);
-  console.log(`\n${rows.length - missed.length} of ${rows.length} mutations caught.`);
+  const missed = rows.filter((r) => !r.caught && !r.m.pending);
+  const caught = rows.filter((r) => r.caught).length;
+  console.log(`\n${caught} of ${rows.length} mutations caught${rows.length - caught - missed.length ? `; ${rows.length - caught - missed.length} known gap(s) pending` : ''}.`);
   process.exitCode = missed.length ? 1 : 0;
 }
 
