@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import { gradCheck } from './gradcheck.js';
 import * as A from './ref-autograd.js';
+import * as R from './reference.js';
 import { erf } from './reference.js';
 
 describe('gradients of elementwise ops against the float64 reference', () => {
@@ -16,13 +17,33 @@ describe('gradients of elementwise ops against the float64 reference', () => {
     ['pow 2.5', (x) => L.pow(x, 2.5), (v) => v ** 2.5, (v) => 2.5 * v ** 1.5, [0.5, 2]],
     ['affine', (x) => L.add(L.mul(x, 3), 1), (v) => 3 * v + 1, () => 3, [-1, 1]],
     ['gelu', (x) => L.gelu(x), (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)), (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + (v * Math.exp(-v * v / 2)) / Math.sqrt(2 * Math.PI), [-4, 4]],
-    ['gelu tanh', (x) => L.gelu(x, 'tanh'), geluTanh, geluTanhGrad, [-4, 4]],
+    ['neg', L.neg, (v) => -v, () => -1, [-2, 2]],
+    ['abs', L.abs, Math.abs, Math.sign, [-2, 2]],
+    ['rsqrt', L.rsqrt, (v) => 1 / Math.sqrt(v), (v) => -0.5 * v ** -1.5, [0.5, 3]],
+    ['sin', L.sin, Math.sin, Math.cos, [-Math.PI, Math.PI]],
+    ['cos', L.cos, Math.cos, (v) => -Math.sin(v), [-Math.PI, Math.PI]],
+    ['reciprocal', L.reciprocal, (v) => 1 / v, (v) => -1 / (v * v), [0.5, 3]],
+    // torch.clamp passes the gradient where min ≤ x ≤ max
+    ['clamp', (x) => L.clamp(x, -0.5, 0.25), (v) => Math.min(Math.max(v, -0.5), 0.25), (v) => +(v >= -0.5 && v <= 0.25), [-1, 1]],
   ];
   for (const [name, gpu, f, df, range] of unaries) {
     it(name, async () => {
       await gradCheck({ what: name, shapes: [[257]], range, gpu, ref: (x) => A.unary(x, f, df) });
     });
   }
+
+  // the reference composed as the formula, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))): its 1 + tanh
+  // cancels for negative x in any f32 evaluation (torch's too), and the magnitudes account for it
+  it('gelu tanh', async () => {
+    await gradCheck({
+      what: 'gelu tanh', shapes: [[257]], range: [-4, 4], gpu: (x) => L.gelu(x, 'tanh'),
+      ref: (x) => {
+        const inner = A.scale(A.add(x, A.scale(A.mul(A.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+        const t = A.unary(inner, Math.tanh, (v) => 1 - Math.tanh(v) ** 2);
+        return A.mul(A.scale(x, 0.5), A.add(t, A.leaf(R.ref([], [1]))));
+      },
+    });
+  });
 
   it('binary ops with broadcasting reduce the gradient back to each input shape', async () => {
     const pairs = [[[3, 1, 5], [4, 1]], [[7], []], [[2, 3], [2, 3]]];
@@ -34,6 +55,15 @@ describe('gradients of elementwise ops against the float64 reference', () => {
       await gradCheck({
         what: `maximum ${sa} ${sb}`, shapes: [sa!, sb!], gpu: L.maximum,
         ref: (a, b) => A.binary(a, b, Math.max, (u, v) => (u > v ? 1 : u === v ? 0.5 : 0), (u, v) => (v > u ? 1 : u === v ? 0.5 : 0)),
+      });
+      await gradCheck({
+        what: `minimum ${sa} ${sb}`, shapes: [sa!, sb!], gpu: L.minimum,
+        ref: (a, b) => A.binary(a, b, Math.min, (u, v) => (u < v ? 1 : u === v ? 0.5 : 0), (u, v) => (v < u ? 1 : u === v ? 0.5 : 0)),
+      });
+      // a tensor exponent: d/da a^b = b·a^(b−1), d/db a^b = a^b·ln a
+      await gradCheck({
+        what: `pow ${sa} ${sb}`, shapes: [sa!, sb!], range: [0.5, 2], gpu: L.pow,
+        ref: (a, b) => A.binary(a, b, (u, v) => u ** v, (u, v) => v * u ** (v - 1), (u, v) => u ** v * Math.log(u)),
       });
     }
   });
@@ -124,11 +154,3 @@ describe('softmax, losses and layer norm', () => {
   });
 });
 
-const K = Math.sqrt(2 / Math.PI);
-function geluTanh(v: number): number {
-  return 0.5 * v * (1 + Math.tanh(K * (v + 0.044715 * v ** 3)));
-}
-function geluTanhGrad(v: number): number {
-  const t = Math.tanh(K * (v + 0.044715 * v ** 3));
-  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K * (1 + 3 * 0.044715 * v * v);
-}

@@ -1,7 +1,11 @@
 // Checks an op's forward output and every input gradient on the GPU against the float64 reference
 // autograd. The output is contracted with random weights, so every output element's gradient path
-// is exercised: loss = Σ w ⊙ f(inputs).
+// is exercised: loss = Σ w ⊙ f(inputs). Each element is held to the bound of test/compare.ts with,
+// for one op, the reference's condition-aware magnitude as its scale (forward: mag; gradients: the
+// magnitude backward's gradMag); for a composed network, its own size or, where it is near zero,
+// the tensor's RMS ('rms': worst-case magnitudes compound through layers far above real errors).
 import * as L from '../src/index.js';
+import { F32, rmsScale, type Tolerance } from './compare.js';
 import { expectClose, randomPair } from './helpers.js';
 import * as A from './ref-autograd.js';
 import * as R from './reference.js';
@@ -13,23 +17,31 @@ export interface GradCase {
   range?: [number, number];
   gpu: (...xs: L.Tensor[]) => L.Tensor;
   ref: (...xs: A.V[]) => A.V;
-  tol?: number;
+  /** default F32.accumulate */
+  tol?: Tolerance;
+  /** each element's scale: 'magnitude' (default, one op) or 'rms' (a composed network) */
+  scale?: 'magnitude' | 'rms';
 }
 
-export async function gradCheck({ what, shapes, range = [-1, 1], gpu, ref, tol = 1e-4 }: GradCase): Promise<void> {
+
+export async function gradCheck({ what, shapes, range = [-1, 1], gpu, ref, tol = F32.accumulate, scale = 'magnitude' }: GradCase): Promise<void> {
   const pairs = shapes.map((s) => randomPair(s, ...range));
   const xs = pairs.map(([t]) => t.requireGrad());
   const vs = pairs.map(([, r]) => A.leaf(r));
   const out = gpu(...xs);
   const refOut = ref(...vs);
-  await expectClose(out, refOut.value, 1e-5, `${what}: forward`);
+  const rms = scale === 'rms';
+  await expectClose(out, refOut.value, tol, `${what}: forward`, rms ? rmsScale(refOut.data) : refOut.magnitude);
   const [w, rw] = randomPair(out.shape);
   L.backward(L.sum(L.mul(out, w)));
-  A.backward(A.sum(A.mul(refOut, A.leaf(rw)), refOut.shape.map((_, i) => i)));
+  // the gradient of Σ w ⊙ f with respect to f is w
+  A.backward(refOut, rw.data);
+  if (!rms) A.backward(refOut, rw.data, { magnitude: true });
   for (let i = 0; i < xs.length; i++) {
     const g = xs[i]!.grad;
     if (!g) throw new Error(`${what}: input ${i} got no gradient`);
-    await expectClose(g, R.ref(shapes[i]!, vs[i]!.grad), tol, `${what}: gradient of input ${i}`);
+    const grad = vs[i]!.grad;
+    await expectClose(g, R.ref(shapes[i]!, grad), tol, `${what}: gradient of input ${i}`, rms ? rmsScale(grad) : vs[i]!.gradMag);
   }
   for (const t of [...xs, out, w]) t.dispose();
 }

@@ -112,7 +112,7 @@ describe('composed networks against the float64 reference', () => {
     };
     const shapes = [[b, s, d], ...layerShapes, ...layerShapes];
     await gradCheck({
-      what: 'ViT blocks', shapes, range: [-0.8, 0.8],
+      what: 'ViT blocks', shapes, range: [-0.8, 0.8], scale: 'rms',
       gpu: (x, ...p) => block.gpu(block.gpu(x!, p.slice(0, 12)), p.slice(12)),
       ref: (x, ...p) => block.ref(block.ref(x!, p.slice(0, 12)), p.slice(12)),
     });
@@ -124,7 +124,7 @@ describe('composed networks against the float64 reference', () => {
     const labels = [1, 4];
     const y = L.fromArray(new Int32Array(labels));
     await gradCheck({
-      what: 'residual conv block',
+      what: 'residual conv block', scale: 'rms',
       shapes: [[n, c, h, w], [oc, c, 3, 3], [oc], [oc], [oc, oc, 3, 3], [oc], [oc], [oc, c, 1, 1], [classes, oc], [classes]],
       range: [-1, 1],
       gpu: (x, w1, g1, b1, w2, g2, b2, wp, fcW, fcB) => {

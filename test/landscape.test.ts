@@ -98,6 +98,16 @@ describe('landscape evaluation', () => {
     }
   }
 
+  // a first Linear whose width (7, 3) is not a multiple of 4 takes combine's per-component branch
+  // (kernels/landscape.wgsl, VEC4 off), with ReLU after it and without, a plane and a line, and
+  // K·n not a multiple of 4 (the last vec4 partly padding)
+  it('batched and sequential agree on an MLP whose first layer is not 4-wide (the combine kernel\'s scalar branch)', async () => {
+    expect(L.sharesFirstLayer(new L.Linear(64, 7, new L.Generator(1)))).toBe(true);
+    await expectAgree(new L.MLP({ kind: 'mlp', sizes: [64, 7, 3] }, 5), images(23, 3), 8);
+    await expectAgree(new L.MLP({ kind: 'mlp', sizes: [64, 7, 3] }, 6), images(23, 3), 8, null);
+    await expectAgree(new L.MLP({ kind: 'mlp', sizes: [64, 3] }, 7), images(13, 3), 5);
+  });
+
   it('shares the first layer by default where each output sums at least SHARE_MIN products', () => {
     const g = new L.Generator(1);
     expect(L.sharesFirstLayer(new L.Linear(784, 128, g))).toBe(true);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import { F32 } from './compare.js';
 import { expectClose, randomPair } from './helpers.js';
 import * as R from './reference.js';
 
-const TOL = 1e-5;
+const TOL = F32.accumulate;
 // (M, K, N): ones, primes, shapes that do not divide any tile, 1000+ on each axis in turn
 // (multiples of 4 let the vec4 versions v4-v6 run their own kernels; the others fall back to v2)
 const SHAPES: Array<[number, number, number]> = [
@@ -11,8 +12,8 @@ const SHAPES: Array<[number, number, number]> = [
   [4, 4, 4], [36, 20, 44], [68, 1028, 12], [1, 8, 4], [100, 4, 1],
 ];
 const VERSIONS = L.MATMUL_VERSIONS;
-// error measured against |A|·|B|, the scale of f32 rounding in a dot product: a short product of
-// mixed-sign values may cancel to near zero (see expectClose)
+// each element's scale is |A|·|B| (Σₖ|aᵢₖbₖⱼ|), the scale of f32 rounding in a dot product: a short
+// product of mixed-sign values may cancel to near zero (see test/compare.ts)
 const abs = (r: R.Ref) => R.map(r, Math.abs);
 
 describe('matmul against float64', () => {
@@ -47,7 +48,7 @@ describe('matmul against float64', () => {
       }
       const [a, ra] = randomPair([3, 7, 5]);
       const [b, rb] = randomPair([1, 4, 7]);
-      await expectClose(L.matmul(a, b, { version, transA: true, transB: true }), R.matmul(ra, rb, true, true), TOL, 'batched transposes');
+      await expectClose(L.matmul(a, b, { version, transA: true, transB: true }), R.matmul(ra, rb, true, true), TOL, 'batched transposes', R.matmul(abs(ra), abs(rb), true, true));
     });
   }
 
@@ -86,8 +87,10 @@ describe('matmul against float64', () => {
     const [w, rw] = randomPair([12, 8]);
     const [bias, rbias] = randomPair([12]);
     const [res, rres] = randomPair([3, 17, 12]);
-    const want = R.zip(R.zip(R.matmul(rx, R.ref([1, 12, 8], rw.data), false, true), rbias, (u, v) => u + v), rres, (u, v) => u + v);
-    await expectClose(L.matmul(x, w, { transB: true, bias, residual: res }), want, TOL, 'tokens · weightᵀ + bias + residual');
+    const plus = (p: R.Ref, q: R.Ref) => R.zip(p, q, (u, v) => u + v);
+    const want = plus(plus(R.matmul(rx, R.ref([1, 12, 8], rw.data), false, true), rbias), rres);
+    const scale = plus(plus(R.matmul(abs(rx), abs(R.ref([1, 12, 8], rw.data)), false, true), abs(rbias)), abs(rres));
+    await expectClose(L.matmul(x, w, { transB: true, bias, residual: res }), want, TOL, 'tokens · weightᵀ + bias + residual', scale);
   });
 
   it('names the op and the shapes when a bias or residual does not fit', () => {
@@ -109,7 +112,7 @@ describe('matmul against float64', () => {
     const col = R.ref([7, 1], rv.data);
     await expectClose(L.matmul(v, m), R.ref([3], R.matmul(row, rm).data), TOL, 'vector · matrix', R.matmul(abs(row), abs(rm)));
     await expectClose(L.matmul(w, v), R.ref([4], R.matmul(rw, col).data), TOL, 'matrix · vector', R.matmul(abs(rw), abs(col)));
-    await expectClose(L.matmul(v, v), R.ref([], R.matmul(row, col).data), TOL, 'vector · vector');
+    await expectClose(L.matmul(v, v), R.ref([], R.matmul(row, col).data), TOL, 'vector · vector', R.matmul(abs(row), abs(col)).data);
   });
 
   it('returns empty results and zeros for K = 0', async () => {

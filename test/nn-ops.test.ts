@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import { gradCheck } from './gradcheck.js';
+import { F32 } from './compare.js';
 import { expectClose, randomPair, SEED } from './helpers.js';
 import * as A from './ref-autograd.js';
 import * as R from './reference.js';
@@ -25,16 +26,22 @@ describe('batch norm', () => {
     const runningVar = L.clone(rv0);
     L.batchNorm2d(x, { runningMean, runningVar, momentum: 0.3 });
     const m = 3 * 5 * 2;
-    const mu = R.reduce(rx, [0, 2, 3], false, R.sumOf).data.map((s) => s / m);
-    const ss = R.reduce(R.zip(rx, R.ref([1, 4, 1, 1], mu), (v, u) => (v - u) ** 2), [0, 2, 3], false, R.sumOf).data;
-    await expectClose(runningMean, R.ref([4], rrm.data.map((r, i) => 0.7 * r + 0.3 * mu[i]!)), 1e-5, 'running mean');
-    await expectClose(runningVar, R.ref([4], rrv.data.map((r, i) => 0.7 * r + (0.3 * ss[i]!) / (m - 1))), 1e-5, 'running var');
+    // running = 0.7·running + 0.3·batch statistic (unbiased variance), with the reference's magnitudes
+    const ax = A.leaf(rx);
+    const d = A.sub(ax, A.mean(ax, [0, 2, 3], true));
+    const mu = A.mean(ax, [0, 2, 3]);
+    const unbiased = A.scale(A.sum(A.mul(d, d), [0, 2, 3]), 1 / (m - 1));
+    const blend = (r: R.Ref, stat: A.V) => A.add(A.scale(A.leaf(r), 0.7), A.scale(stat, 0.3));
+    for (const [t, want, what] of [[runningMean, blend(rrm, mu), 'running mean'], [runningVar, blend(rrv, unbiased), 'running var']] as const) {
+      await expectClose(t, want.value, F32.accumulate, what, want.magnitude);
+    }
     // eval: (x − running_mean)/sqrt(running_var + eps)
     const y = L.batchNorm2d(x, { runningMean, runningVar, training: false });
     const [rmNow, rvNow] = [await runningMean.data(), await runningVar.data()];
-    const channel = (i: number) => Math.floor(i / 10) % 4; // [3, 4, 5, 2]: 10 values per channel plane
-    const expected = R.ref(rx.shape, rx.data.map((v, i) => (v - rmNow[channel(i)]!) / Math.sqrt(rvNow[channel(i)]! + 1e-5)));
-    await expectClose(y, expected, 1e-5, 'eval mode');
+    const perChannel = (v: Float32Array) => A.leaf(R.ref([1, 4, 1, 1], v));
+    const std = A.unary(perChannel(rvNow), (v) => Math.sqrt(v + 1e-5), (v) => 0.5 / Math.sqrt(v + 1e-5));
+    const expected = A.div(A.sub(ax, perChannel(rmNow)), std);
+    await expectClose(y, expected.value, F32.accumulate, 'eval mode', expected.magnitude);
   });
 
   it('names what does not fit', () => {
@@ -92,8 +99,8 @@ describe('layer norm with per-slice affine parameters (inference)', () => {
       const [w, rw] = randomPair([k, c]);
       const [b, rb] = randomPair([k, c]);
       const perSlice = [k, ...shape.slice(1, -1).map(() => 1), c];
-      const expected = A.layerNorm(new A.V(rx), new A.V(R.ref(perSlice, rw.data)), new A.V(R.ref(perSlice, rb.data)), eps).value;
-      await expectClose(L.layerNormPerSlice(x, w, b, eps), expected, 1e-5, `layerNormPerSlice ${shape}`);
+      const expected = A.layerNorm(A.leaf(rx), A.leaf(R.ref(perSlice, rw.data)), A.leaf(R.ref(perSlice, rb.data)), eps);
+      await expectClose(L.layerNormPerSlice(x, w, b, eps), expected.value, F32.accumulate, `layerNormPerSlice ${shape}`, expected.magnitude);
     }
     expect(() => L.layerNormPerSlice(L.zeros([2, 3, 4]), L.zeros([3, 4]), L.zeros([2, 4]))).toThrow(/layerNormPerSlice: weight of shape \[3, 4\] for input \[2, 3, 4\] \(expects \[2, 4\]\)/);
   });
@@ -112,7 +119,16 @@ describe('Sequential under noGrad', () => {
     const layered = net.forward(x); // gradients enabled: every layer on its own
     const fused = L.noGrad(() => net.forward(x));
     expect(fused.shape).toEqual([2, 3]);
-    const want = await layered.data();
-    await expectClose(fused, R.ref(layered.shape, want), 1e-5, 'fused Sequential');
+    // the float64 reference of the same network, from the GPU's parameters and input
+    const leaf = async (t: L.Tensor) => A.leaf(R.ref(t.shape, await t.data()));
+    const [w0, b0, w3, b3, w5, b5, w8, b8] = await Promise.all(net.parameters().map(leaf));
+    const conv = (v: A.V, w: A.V, b: A.V, p: number) => A.conv2d(v, w, b, { stride: [1, 1], padding: [p, p], dilation: [1, 1], groups: 1 });
+    const pool = (v: A.V) => A.maxPool2d(v, { kernel: [2, 2], stride: [2, 2], padding: [0, 0] });
+    const relu = (v: A.V) => A.unary(v, (u) => Math.max(u, 0), (u) => +(u > 0));
+    let h = pool(conv(pool(relu(conv(await leaf(x), w0!, b0!, 1))), w3!, b3!, 0));
+    h = A.reshape(relu(conv(h, w5!, b5!, 0)), [2, 6]);
+    const want = A.add(A.matmul(h, w8!, false, true), b8!);
+    await expectClose(fused, want.value, F32.accumulate, 'fused Sequential', want.magnitude);
+    await expectClose(layered, want.value, F32.accumulate, 'layer-by-layer Sequential', want.magnitude);
   });
 });

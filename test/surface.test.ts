@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+
+const golden = (name: string) => readFileSync(new URL(`fixtures/${name}`, import.meta.url), 'utf8');
 
 describe('surface files', () => {
   const x = [-1, 0, 1];
@@ -26,5 +29,18 @@ describe('surface files', () => {
     expect(vtk.data.loss!.slice(0, 4)).toEqual([1, 2, 3, 4]);
     expect(vtk.data.accuracy![3]).toBeCloseTo(0.3);
     expect(() => L.parseVtk('hello')).toThrow('vtk: missing "# vtk DataFile" header');
+  });
+
+  // golden files written by hand from the legacy VTK 3.0 format (see test/fixtures/README.md):
+  // header, title, ASCII, DATASET STRUCTURED_GRID, DIMENSIONS nx ny nz, POINTS with x varying
+  // fastest, then POINT_DATA with one SCALARS block (and its LOOKUP_TABLE line) per metric
+  it('writes a plane exactly as the hand-written legacy VTK golden file', () => {
+    const results = [1, 2, 3, 4, 5.5, 6].map((loss, i) => ({ loss, accuracy: i / 10 }));
+    expect(L.surfaceVtk(L.buildSurface([-1, 0, 1], [-0.5, 0.5], results, {}))).toBe(golden('surface-plane.vtk'));
+  });
+
+  it('writes a line as a structured grid one point deep', () => {
+    const results = [[0.75, 0.25], [0.5, 1], [0.625, 0.5]].map(([loss, accuracy]) => ({ loss: loss!, accuracy: accuracy! }));
+    expect(L.surfaceVtk(L.buildSurface([-0.25, 0, 0.25], null, results, {}))).toBe(golden('surface-line.vtk'));
   });
 });

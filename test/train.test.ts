@@ -4,13 +4,18 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import * as N from '../src/node/index.js';
-import { SEED } from './helpers.js';
+import { SEED, seedNote as note } from './helpers.js';
 
-const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
+// The blobs are fixed (data seed 1), so that the thresholds hold on every run: over random data
+// seeds, about 1-2% of draws are too hard for them by the data alone. The model's seed (its
+// initialization and batch order) varies with the test seed; over 64 model seeds on these blobs the
+// worst final train loss of the four optimizers was 0.093 (bound 0.3) and the worst test accuracy
+// 0.969 (bound 0.85).
+const DATA_SEED = 1;
 
 describe('training', () => {
   it('drives the loss on Gaussian blobs below a bound, with every optimizer', async () => {
-    const data = L.blobs(768, 4, 8, SEED, 4);
+    const data = L.blobs(768, 4, 8, DATA_SEED, 4);
     const train = L.take(data, 512);
     const test = { ...data, inputs: data.inputs.slice(512 * 8), labels: data.labels.slice(512) };
     for (const [optimizer, lr] of [['adamw', 1e-2], ['sgd', 5e-2], ['sam', 5e-2], ['asam', 5e-2]] as const) {
@@ -87,9 +92,9 @@ describe('SAM with BatchNorm and data augmentation', () => {
     const sam = new L.SAM(new L.SGD(flat, { lr: 0.1 }), { rho: 0.05 });
     sam.stepWith(() => L.tidy(() => { const loss = L.crossEntropy(model.forward(x), y); L.backward(loss); return L.keep(loss); })).dispose();
     const got = await stats(model);
-    got.forEach((g, i) => expect([...g]).toEqual([...expected[i]!]));
+    got.forEach((g, i) => expect([...g], `running statistics ${i}; ${note}`).toEqual([...expected[i]!]));
     const counts = model.stateDict().filter(([k]) => k.endsWith('num_batches_tracked'));
-    for (const [, t] of counts) expect((await t.toArray())[0]).toBe(1);
+    for (const [k, t] of counts) expect((await t.toArray())[0], `${k}; ${note}`).toBe(1);
   });
 
   it('random crops shift images within the zero padding, flips mirror them, all seeded', async () => {

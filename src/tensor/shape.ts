@@ -56,7 +56,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** ‖out − ref‖ / ‖ref‖ (absolute when ref is all zeros): how results are compared, in tests and benchmarks. */
+/** ‖out − ref‖ / ‖ref‖ (absolute when ref is all zeros): the benchmarks' check of a kernel against its baseline (tests compare element by element, test/compare.ts). */
 export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   let num = 0;
   let den = 0;
