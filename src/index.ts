@@ -10,7 +10,7 @@ export * from './tensor/layout.js';
 export * from './tensor/reduce.js';
 export * from './tensor/matmul.js';
 export { Generator } from './tensor/random.js';
-export { backward, noGrad, isGradEnabled, type BackwardOptions } from './tensor/autograd.js';
+export { backward, grad, vjpOf, freeingGraph, record, noGrad, isGradEnabled, NoSecondOrderRule, type BackwardOptions, type BackwardRule } from './tensor/autograd.js';
 export * from './tensor/softmax.js';
 export * from './tensor/losses.js';
 export * from './tensor/norm.js';

@@ -61,3 +61,27 @@ describe('float64 reference gradients agree with finite differences', () => {
     fdCheck('layerNorm', [[3, 6], [6], [6]], (x, w, b) => A.layerNorm(x, w, b, 1e-5));
   });
 });
+
+describe('float64 reference Hessians (central differences of the gradients)', () => {
+  it('match the closed form of Σ w·x³ + (a·x)², and flag a kink within the step', () => {
+    const n = 6;
+    const [x, w, a] = [rand([n]), rand([n]), rand([n])];
+    // H = diag(6 w x) + 2 a aᵀ
+    const exact = Array.from({ length: n * n }, (_, e) => {
+      const [i, j] = [Math.floor(e / n), e % n];
+      return (i === j ? 6 * w.data[i]! * x.data[i]! : 0) + 2 * a.data[i]! * a.data[j]!;
+    });
+    const f = (v: A.V) => {
+      const cube = A.sum(A.mul(A.mul(A.mul(v, v), v), A.leaf(w)), [0]);
+      const dot = A.sum(A.mul(v, A.leaf(a)), [0]);
+      return A.add(cube, A.mul(dot, dot));
+    };
+    expect(relativeError(A.hessian(f, x), exact), `seed ${SEED}`).toBeLessThan(1e-7);
+    const v = rand([n]);
+    const hv = exact.reduce((acc, h, e) => ((acc[Math.floor(e / n)]! += h * v.data[e % n]!), acc), new Array<number>(n).fill(0));
+    expect(relativeError(A.hvp(f, [x], [v])[0]!, hv), `seed ${SEED}`).toBeLessThan(1e-7);
+    // relu(x)·x has a gradient that jumps at 0
+    const kinked = (u: A.V) => A.sum(A.mul(A.unary(u, (t) => Math.max(t, 0), (t) => +(t > 0)), u), [0]);
+    expect(() => A.hvp(kinked, [R.ref([1], [1e-6])], [R.ref([1], [1])])).toThrow(A.KinkError);
+  });
+});

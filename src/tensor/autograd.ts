@@ -221,7 +221,11 @@ function walk<T>(
         owned.add(o);
         return o;
       };
-      grads.set(output, seed ? own(seed) : full(output.shape, 1));
+      const start = own(seed ?? full(output.shape, 1));
+      // createGraph: the seed joins a graph (a leaf of its own, if it has none), so that every
+      // gradient of the walk is in one and a rule that records nothing shows (below)
+      if (create) start.requiresGrad = true;
+      grads.set(output, start);
       for (let k = order.length - 1; k >= 0; k--) {
         const t = order[k]!;
         const g = grads.get(t);

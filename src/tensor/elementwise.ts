@@ -91,14 +91,17 @@ const SECOND_DERIVATIVES: Record<UnaryOp, ((x: Tensor, p0: number, p1: number) =
   sin: (x) => neg(sin(x)),
   cos: (x) => neg(cos(x)),
   square: (x) => full(x.shape, 2),
-  reciprocal: (x) => mul(pow(x, -3), 2),
+  reciprocal: (x) => {
+    const r = reciprocal(x);
+    return mul(mul(square(r), r), 2); // not pow(x, −3): WGSL's pow is undefined below 0
+  },
   powScalar: (x, p) => (p * (p - 1) === 0 ? full(x.shape, 0) : mul(pow(x, p - 2), p * (p - 1))),
   // gelu = xΦ(x): gelu'' = φ(x)(2 − x²)
   gelu: (x) => mul(mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI)), sub(2, square(x))),
   // gelu_tanh = ½x(1 + t), t = tanh(u), u = c(x + a·x³): with s = 1 − t²,
   // gelu_tanh'' = s·u' − x·t·s·u'² + ½·x·s·u'', u' = c(1 + 3a·x²), u'' = 6ac·x
   geluTanh: (x) => {
-    const t = tanh(mul(add(x, mul(pow(x, 3), GELU_TANH_A)), SQRT_2_OVER_PI));
+    const t = tanh(mul(add(x, mul(mul(square(x), x), GELU_TANH_A)), SQRT_2_OVER_PI));
     const s = sub(1, square(t));
     const du = add(mul(square(x), 3 * GELU_TANH_A * SQRT_2_OVER_PI), SQRT_2_OVER_PI);
     const first = mul(s, du);
