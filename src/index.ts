@@ -40,3 +40,7 @@ export * from './landscape/batched.js';
 export * from './landscape/plans.js';
 export * from './landscape/surface.js';
 export * from './landscape/run.js';
+export * from './sharpness/groups.js';
+export * from './sharpness/hvp.js';
+export * from './sharpness/lanczos.js';
+export * from './sharpness/trace.js';
