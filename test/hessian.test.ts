@@ -87,3 +87,57 @@ describe('exact Hessian-vector products of whole models over an evaluation set',
     await compareHvp(await fixture(config, [1, 4, 4], 4, 3, (p, x) => M.vit(p, x, config)), 'ViT');
   });
 });
+
+describe('spectra and traces against the exact Hessian of a small MLP', () => {
+  it('top eigenvalues within 1%, residuals small; Hutchinson trace within three standard errors; SLQ nodes', async () => {
+    const f = await fixture({ kind: 'mlp', sizes: [5, 4, 3] }, [5], 8, 8, (p, x) => M.mlp(p, x, 2), 1);
+    const n = f.theta.data.length;
+    const exact = L.jacobiEigen(A.hessian(f.loss, f.theta), n).values.sort((a, b) => b - a);
+    const op = new L.HessianOperator(f.model, f.flat, f.set);
+    expect(op.dimension).toBe(n);
+
+    const top = await L.topEigen(op, { k: 3, seed: SEED });
+    top.values.forEach((v, i) => expect(Math.abs(v - exact[i]!), `λ${i + 1} = ${v} vs exact ${exact[i]}; ${seedNote}`).toBeLessThanOrEqual(0.01 * Math.abs(exact[i]!)));
+    expect(top.converged).toEqual([true, true, true]);
+    top.residuals.forEach((r) => expect(r).toBeLessThanOrEqual(1e-3 * top.scale));
+    // the eigenvectors are unit vectors, orthogonal, zero on the padding of the flat layout
+    const vs = await Promise.all(top.vectors.map((t) => t.data()));
+    const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
+    expect(Math.abs(dot(vs[0]!, vs[0]!) - 1)).toBeLessThan(1e-4);
+    expect(Math.abs(dot(vs[0]!, vs[1]!))).toBeLessThan(1e-4);
+    expect(M.pack(vs[0]!, f.flat).reduce((s, x) => s + x * x, 0)).toBeCloseTo(1, 4);
+    top.vectors.forEach((t) => t.dispose());
+
+    const exactTrace = exact.reduce((a, b) => a + b, 0);
+    const tr = await L.hutchinsonTrace(op, { samples: 30, seed: SEED, groups: L.parameterGroups(f.flat, 'module') });
+    expect(Math.abs(tr.trace - exactTrace), `trace ${tr.trace} ± ${tr.stderr} vs exact ${exactTrace}; ${seedNote}`).toBeLessThanOrEqual(3 * tr.stderr);
+    // the modules' block traces add up to the whole (the same products)
+    expect(tr.groups.map((g) => g.name)).toEqual(['layers.1', 'layers.3']);
+    expect(tr.groups.reduce((s, g) => s + g.trace, 0)).toBeCloseTo(tr.trace, 4);
+
+    // with as many steps as parameters, the quadrature nodes are the eigenvalues and the weights sum to 1
+    const density = await L.spectralDensity(op, { steps: n, bins: 200, seed: SEED });
+    const nodes = density.runs[0]!.nodes;
+    expect(Math.max(...nodes.map((v, i) => Math.abs(v - exact[i]!)))).toBeLessThanOrEqual(1e-3 * Math.abs(exact[0]!));
+    expect(density.runs[0]!.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const step = density.grid[1]! - density.grid[0]!;
+    expect(density.density.reduce((a, b) => a + b, 0) * step).toBeCloseTo(1, 6);
+    op.dispose();
+  });
+
+  it('a restricted group: the eigenvalues of the diagonal block of its parameters', async () => {
+    const f = await fixture({ kind: 'mlp', sizes: [5, 4, 3] }, [5], 8, 8, (p, x) => M.mlp(p, x, 2), 1);
+    const n = f.theta.data.length;
+    const h = A.hessian(f.loss, f.theta);
+    // the last layer's parameters come last in the packed order: 4·3 weights and 3 biases
+    const block = 15;
+    const sub = Array.from({ length: block * block }, (_, e) => h[(n - block + Math.floor(e / block)) * n + n - block + (e % block)]!);
+    const exact = L.jacobiEigen(sub, block).values.sort((a, b) => b - a);
+    const op = new L.HessianOperator(f.model, f.flat, f.set, { group: L.selectParameters(f.flat, /^layers\.3\./) });
+    expect(op.dimension).toBe(block);
+    const top = await L.topEigen(op, { k: 2, seed: SEED });
+    top.values.forEach((v, i) => expect(Math.abs(v - exact[i]!), `block λ${i + 1}; ${seedNote}`).toBeLessThanOrEqual(0.01 * Math.abs(exact[i]!)));
+    top.vectors.forEach((t) => t.dispose());
+    op.dispose();
+  });
+});

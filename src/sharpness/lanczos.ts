@@ -5,11 +5,13 @@
 // (Ghorbani, Krishnan & Xiao 2019; PyHessian's Gaussian broadening and grid).
 import { noGrad } from '../tensor/autograd.js';
 import { add, div, mul, sqrt, sub } from '../tensor/elementwise.js';
-import { concat, reshape } from '../tensor/layout.js';
+import { fromArray } from '../tensor/creation.js';
+import { assign, concat, reshape, slice } from '../tensor/layout.js';
 import { Generator } from '../tensor/random.js';
 import { sum } from '../tensor/reduce.js';
 import { keep, tidy } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { getEngine } from '../tensor/runtime.js';
+import { Tensor } from '../tensor/tensor.js';
 import { jacobiEigen } from '../landscape/plans.js';
 import { randomVector } from './groups.js';
 import type { HessianOperator } from './hvp.js';
@@ -18,6 +20,55 @@ const dot = (a: Tensor, b: Tensor) => sum(mul(a, b));
 
 /** T's coupling below this fraction of its largest entry: the Krylov space is invariant (exactly, up to f32). */
 const BREAKDOWN = 1e-6;
+
+/**
+ * Orthonormal vectors of n values kept as the rows of [rows, n] blocks (each under the adapter's
+ * binding limit), so that projecting a vector out of all of them, or combining them, is a few
+ * dispatches per block whatever their number.
+ */
+class Basis {
+  readonly #blocks: Tensor[] = [];
+  readonly #perBlock: number;
+  count = 0;
+
+  constructor(readonly n: number, capacity: number) {
+    this.#perBlock = Math.max(1, Math.min(capacity, Math.floor(getEngine().limits.maxStorageBufferBindingSize / (4 * n))));
+  }
+
+  push(q: Tensor): void {
+    if (this.count % this.#perBlock === 0) this.#blocks.push(keep(Tensor.empty([this.#perBlock, this.n], 'f32', 'lanczos basis')));
+    tidy(() => assign(this.row(this.count), q));
+    this.count++;
+  }
+
+  /** A view of vector j (the caller's). */
+  row(j: number): Tensor {
+    return this.#blocks[Math.floor(j / this.#perBlock)]!.subview((j % this.#perBlock) * this.n, [this.n], 'lanczos basis');
+  }
+
+  /** The filled rows of each block, with the index of their first vector. */
+  #filled(): Array<[Tensor, number]> {
+    return this.#blocks.map((b, i): [Tensor, number] => [b.subview(0, [Math.min(this.#perBlock, this.count - i * this.#perBlock), this.n]), i * this.#perBlock]);
+  }
+
+  /** Σ_j c_j q_j for coefficients [count, 1] (a tensor) or numbers. */
+  combine(c: Tensor | number[]): Tensor {
+    const coef = c instanceof Tensor ? c : fromArray(c, [c.length, 1]);
+    return this.#filled()
+      .map(([rows, first]) => reshape(sum(mul(rows, slice(coef, [first], [first + rows.shape[0]!])), 0), [this.n]))
+      .reduce((a, b) => add(a, b));
+  }
+
+  /** r − Σ_j (q_j·r) q_j. */
+  project(r: Tensor): Tensor {
+    const coef = concat(this.#filled().map(([rows]) => sum(mul(rows, reshape(r, [1, this.n])), 1, true)));
+    return sub(r, this.combine(coef));
+  }
+
+  dispose(): void {
+    for (const b of this.#blocks) b.dispose();
+  }
+}
 
 /**
  * Lanczos iteration on H from a start vector: orthonormal q₀, q₁, ... spanning the Krylov space,
@@ -30,10 +81,12 @@ export class Lanczos {
   readonly alpha: number[] = [];
   /** beta[j] = ‖r_j‖, the residual after step j: T's entry between q_j and q_{j+1} */
   readonly beta: number[] = [];
-  readonly basis: Tensor[] = [];
+  readonly #basis: Basis;
   #next: Tensor | null;
 
-  constructor(readonly op: HessianOperator, start: Tensor, readonly generator: Generator) {
+  /** `steps`: at most this many steps will be taken (the basis is allocated for them) */
+  constructor(readonly op: HessianOperator, start: Tensor, readonly generator: Generator, steps: number) {
+    this.#basis = new Basis(start.size, Math.min(steps, op.dimension));
     this.#next = noGrad(() => keep(tidy(() => normalize(mul(start, op.mask)))));
   }
 
@@ -45,24 +98,25 @@ export class Lanczos {
   async step(): Promise<boolean> {
     const q = this.#next;
     if (!q) return false;
-    this.basis.push(q);
+    const j = this.#basis.count;
+    this.#basis.push(q);
     const hq = this.op.apply(q);
-    const prev = this.basis.at(-2);
     const [w, ab] = noGrad(() =>
       tidy(() => {
         const a = dot(hq, q);
         let r = sub(hq, mul(q, a));
-        if (prev) r = sub(r, mul(prev, this.beta.at(-1)!));
-        r = this.#orthogonalize(r);
+        if (j > 0) r = sub(r, mul(this.#basis.row(j - 1), this.beta.at(-1)!));
+        r = this.#basis.project(this.#basis.project(r));
         return [keep(r), keep(concat([reshape(a, [1]), reshape(sqrt(dot(r, r)), [1])]))];
       }),
     );
     hq.dispose();
+    q.dispose();
     const [a, b] = await ab.data();
     ab.dispose();
     this.alpha.push(a!);
     this.beta.push(b!);
-    if (this.basis.length >= this.op.dimension) {
+    if (this.#basis.count >= this.op.dimension) {
       w.dispose();
       this.#next = null;
       return false;
@@ -71,17 +125,15 @@ export class Lanczos {
     if (!(b! > BREAKDOWN * scale)) {
       w.dispose();
       this.beta[this.beta.length - 1] = 0;
-      this.#next = noGrad(() => keep(tidy(() => normalize(this.#orthogonalize(randomVector(this.op.mask, this.generator, 'gaussian'))))));
+      this.#next = noGrad(() => keep(tidy(() => {
+        const fresh = randomVector(this.op.mask, this.generator, 'gaussian');
+        return normalize(this.#basis.project(this.#basis.project(fresh)));
+      })));
     } else {
       this.#next = noGrad(() => keep(div(w, b!)));
       w.dispose();
     }
     return true;
-  }
-
-  #orthogonalize(r: Tensor): Tensor {
-    for (let pass = 0; pass < 2; pass++) for (const qi of this.basis) r = sub(r, mul(qi, dot(qi, r)));
-    return r;
   }
 
   /** Eigenpairs of T (Ritz values, largest first, and T's eigenvectors s, with s[j] the weight of q_j). */
@@ -98,11 +150,11 @@ export class Lanczos {
 
   /** Σ_j s_j q_j: a Ritz vector in the flat layout (the caller's). */
   combine(s: number[]): Tensor {
-    return noGrad(() => keep(tidy(() => this.basis.reduce((acc, q, j) => add(acc, mul(q, s[j]!)), mul(this.basis[0]!, 0)))));
+    return noGrad(() => keep(tidy(() => this.#basis.combine(s))));
   }
 
   dispose(): void {
-    for (const q of this.basis) q.dispose();
+    this.#basis.dispose();
     this.#next?.dispose();
     this.#next = null;
   }
@@ -162,10 +214,10 @@ export async function topEigen(op: HessianOperator, opts: EigenOptions = {}): Pr
   if (!(tol > 0)) throw new Error(`eigenvalue tolerance must be positive, got ${tol}`);
   const generator = new Generator(seed);
   const start = randomVector(op.mask, generator, 'gaussian');
-  const lz = new Lanczos(op, start, generator);
+  const cap = Math.min(Math.max(maxSteps, k), op.dimension);
+  const lz = new Lanczos(op, start, generator, cap);
   start.dispose();
   try {
-    const cap = Math.min(Math.max(maxSteps, k), op.dimension);
     while (lz.steps < cap && (await lz.step())) {
       if (lz.steps < k) continue;
       const pairs = lz.ritz();
@@ -255,7 +307,7 @@ export async function spectralDensity(op: HessianOperator, opts: DensityOptions 
   const quadratures: DensityResult['runs'] = [];
   for (let run = 0; run < runs; run++) {
     const start = randomVector(op.mask, generator, 'rademacher');
-    const lz = new Lanczos(op, start, generator);
+    const lz = new Lanczos(op, start, generator, steps);
     start.dispose();
     try {
       while (lz.steps < Math.min(steps, op.dimension) && (await lz.step()));
