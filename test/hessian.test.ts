@@ -141,3 +141,75 @@ describe('spectra and traces against the exact Hessian of a small MLP', () => {
     op.dispose();
   });
 });
+
+/** Two-layer perceptron with the given activation, the same weights for the same seed. */
+function smallNet(activation: L.Layer): L.Sequential {
+  const g = new L.Generator(7);
+  return new L.Sequential(new L.Flatten(), new L.Linear(5, 6, g), activation, new L.Linear(6, 3, g));
+}
+
+/** tanh whose backward runs kernels that record nothing: right gradients, no second-order rule. */
+class OpaqueTanh extends L.Layer {
+  forward(x: L.Tensor): L.Tensor {
+    const y = L.noGrad(() => L.tanh(x));
+    return L.record('opaqueTanh', [x], y, (g, [ys]) => [L.noGrad(() => L.mul(g, L.sub(1, L.square(ys!))))], [y]);
+  }
+}
+class Tanh extends L.Layer {
+  forward(x: L.Tensor): L.Tensor {
+    return L.tanh(x);
+  }
+}
+
+function randomSet(n: number, batchSize: number): L.EvalSet {
+  return L.prepareEvalSet({ name: 'random', sampleShape: [5], inputs: uniform(5 * n, -2, 2), labels: Int32Array.from({ length: n }, () => Math.floor(rng() * 3)), classes: 3 }, batchSize);
+}
+
+describe('the central-difference fallback', () => {
+  it('agrees with the exact path, and is chosen automatically (with a note) for an op without a second-order rule', async () => {
+    const set = randomSet(16, 8);
+    const exactNet = smallNet(new Tanh());
+    const exactFlat = L.FlatParameters.of(exactNet);
+    const exact = new L.HessianOperator(exactNet, exactFlat, set);
+    const forced = new L.HessianOperator(exactNet, exactFlat, set, { method: 'finite-difference' });
+    const opaqueNet = smallNet(new OpaqueTanh());
+    const auto = new L.HessianOperator(opaqueNet, L.FlatParameters.of(opaqueNet), set);
+    const v = L.mul(L.fromArray(uniform(exactFlat.size, -1, 1)), exact.mask);
+    const [he, hf, ha] = await Promise.all([exact.apply(v), forced.apply(v), auto.apply(v)].map((t) => t.data()));
+    expect(relativeError(hf!, he!), `forced fallback vs exact; ${seedNote}`).toBeLessThan(1e-3);
+    expect(relativeError(ha!, he!), `automatic fallback vs exact; ${seedNote}`).toBeLessThan(1e-3);
+    expect([exact.method, forced.method, auto.method]).toEqual(['exact', 'finite-difference', 'finite-difference']);
+    expect(exact.note).toBeNull();
+    expect(forced.note).toMatch(/as asked/);
+    expect(auto.note).toMatch(/central differences of gradients.*opaqueTanh: its backward rule has no second-order rule/);
+    // the parameters are restored after the perturbed gradients
+    expect([...(await exactFlat.values.data())]).toEqual([...(await L.FlatParameters.of(smallNet(new Tanh())).values.data())]);
+    // and asking for the exact path where there is none is an error
+    expect(() => new L.HessianOperator(opaqueNet, auto.flat, set, { method: 'exact' }).apply(v)).toThrow(/opaqueTanh/);
+  });
+});
+
+describe('bad input', () => {
+  it('more eigenvalues than parameters, Lanczos that does not converge, an empty evaluation set', async () => {
+    const set = randomSet(8, 8);
+    const net = smallNet(new Tanh());
+    const flat = L.FlatParameters.of(net);
+    const op = new L.HessianOperator(net, flat, set, { group: L.selectParameters(flat, /^3\.bias$/) });
+    expect(op.dimension).toBe(3);
+    await expect(L.topEigen(op, { k: 4 })).rejects.toThrow('top-k: the number of eigenvalues (the group has 3 parameters) must be an integer in [1, 3], got 4');
+    expect(() => L.selectParameters(flat, /^nothing/)).toThrow(/no parameter name matches \/\^nothing\//);
+
+    const whole = new L.HessianOperator(net, flat, set);
+    const error = await L.topEigen(whole, { k: 2, maxSteps: 2, tol: 1e-6 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(L.ConvergenceError);
+    expect((error as Error).message).toMatch(/Lanczos did not converge in 2 steps: λ1 = .* has residual ‖Hv − λv‖ = /);
+    expect((error as L.ConvergenceError).result.residuals.length).toBe(2);
+    const flagged = await L.topEigen(whole, { k: 2, maxSteps: 2, tol: 1e-6, allowUnconverged: true });
+    expect(flagged.converged).toContain(false);
+    expect(flagged.residuals.every((r) => r > 0)).toBe(true);
+    flagged.vectors.forEach((t) => t.dispose());
+
+    expect(() => new L.HessianOperator(net, flat, { batches: [], samples: 0, loss: 'crossEntropy' })).toThrow('Hessian: the evaluation set is empty');
+    await expect(L.hutchinsonTrace(whole, { samples: 1 })).rejects.toThrow(/at least 2/);
+  });
+});
