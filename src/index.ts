@@ -44,3 +44,5 @@ export * from './sharpness/groups.js';
 export * from './sharpness/hvp.js';
 export * from './sharpness/lanczos.js';
 export * from './sharpness/trace.js';
+export * from './sharpness/metrics.js';
+export * from './sharpness/basin.js';

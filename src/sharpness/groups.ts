@@ -39,6 +39,11 @@ export function parameterGroups(flat: FlatParameters, by: 'parameter' | 'module'
   return [...groups].map(([name, indices]) => ({ name, indices }));
 }
 
+/** A group in words, for definitions: "all parameters" or "the parameters /regex/". */
+export function describeGroup(group: ParameterGroup): string {
+  return group.name === 'all' ? 'all parameters' : `the parameters ${group.name}`;
+}
+
 /** The number of parameters (coordinates) in a group. */
 export function groupDimension(flat: FlatParameters, group: ParameterGroup): number {
   const params = flat.module.namedParameters();

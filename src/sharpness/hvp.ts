@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { FlatParameters } from '../nn/flat.js';
 import type { Layer } from '../nn/layers.js';
 import type { EvalSet } from '../landscape/evaluate.js';
-import { groupDimension, groupMask, groupViews, selectParameters, type ParameterGroup } from './groups.js';
+import { describeGroup, groupDimension, groupMask, groupViews, selectParameters, type ParameterGroup } from './groups.js';
 
 export type HvpMethod = 'exact' | 'finite-difference';
 
@@ -53,6 +53,12 @@ export function inEvalMode<T>(model: Layer, fn: () => T): T {
   } finally {
     model.train(training);
   }
+}
+
+/** The loss over the whole set at the current parameters (a one-element tensor, the caller's). */
+export function setLoss(model: Layer, data: EvalSet): Tensor {
+  requireData('loss', data);
+  return inEvalMode(model, () => noGrad(() => tidy(() => data.batches.map((b) => batchLoss(model, b, data)).reduce((a, b) => add(a, b)))));
 }
 
 /**
@@ -111,8 +117,7 @@ export class HessianOperator {
   /** What H is, in words, for definitions written into outputs. */
   get subject(): string {
     const loss = this.data.loss === 'mse' ? 'squared error' : 'cross-entropy';
-    const params = this.group.name === 'all' ? 'all parameters' : `the parameters ${this.group.name}`;
-    return `the Hessian of the mean ${loss} over ${this.data.samples} samples (model in eval mode) with respect to ${params} (${this.dimension} of them)`;
+    return `the Hessian of the mean ${loss} over ${this.data.samples} samples (model in eval mode) with respect to ${describeGroup(this.group)} (${this.dimension} of them)`;
   }
 
   /** Hessian-vector products computed so far (each a pass over the whole set). */
