@@ -46,3 +46,4 @@ export * from './sharpness/lanczos.js';
 export * from './sharpness/trace.js';
 export * from './sharpness/metrics.js';
 export * from './sharpness/basin.js';
+export * from './sharpness/layers.js';

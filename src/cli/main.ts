@@ -1,6 +1,7 @@
 // The losscape command line. Each command is a thin shell over a library function.
 import { Command } from 'commander';
 import { init, type MatmulVersion } from '../index.js';
+import { hessianCommand, sharpnessCommand } from './hessian.js';
 import { landscapeCommand, mergeCommand } from './landscape.js';
 import { trainCommand } from './train.js';
 
@@ -27,6 +28,8 @@ program
 program.addCommand(trainCommand());
 program.addCommand(landscapeCommand());
 program.addCommand(mergeCommand());
+program.addCommand(hessianCommand());
+program.addCommand(sharpnessCommand());
 
 try {
   await program.parseAsync();
