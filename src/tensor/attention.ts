@@ -1,7 +1,8 @@
 // Scaled dot-product attention, softmax(Q·Kᵀ·scale)·V over the last two axes. The fused path
 // (kernels/attention.wgsl) never materializes the score matrix and has its own backward kernels
 // (which hold dS for about a quarter of the keys at a time, during backward only);
-// the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline.
+// the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline,
+// and what the fused ops' rules differentiate under createGraph (second derivatives).
 import { Params } from '../gpu/params.js';
 import { isGradEnabled, record, vjpOf } from './autograd.js';
 import { fromArray, zeros } from './creation.js';

@@ -1,5 +1,5 @@
 // Normalization layers' functional forms. layerNorm is fused, forward and backward
-// (kernels/layernorm.wgsl).
+// (kernels/layernorm.wgsl); under createGraph its rule differentiates its composition instead.
 import { Params } from '../gpu/params.js';
 import { isGradEnabled, record, vjpOf } from './autograd.js';
 import { ones, zeros } from './creation.js';
