@@ -173,6 +173,19 @@ describe('createGraph bookkeeping', () => {
     expect(engine.stats.bytesLive).toBe(live);
   });
 
+  it('backward with createGraph leaves a differentiable .grad (and will not update one in place)', async () => {
+    const x = L.fromArray([0.5, -1.5, 2]).requireGrad();
+    const [h] = L.freeingGraph(() => {
+      L.backward(L.sum(L.mul(L.square(x), x)), undefined, { createGraph: true });
+      const g = x.grad!;
+      x.grad = null;
+      return L.grad(L.sum(g), [x]);
+    });
+    expect([...(await h!.data())]).toEqual([3, -9, 12]); // d/dx Σ 3x² = 6x
+    x.grad = L.zeros([3]);
+    expect(() => L.freeingGraph(() => L.backward(L.sum(x), undefined, { createGraph: true }))).toThrow(/has a \.grad already; use grad\(\)/);
+  });
+
   it('refuses to differentiate a rule that records nothing, naming the op', async () => {
     const x = L.fromArray([0.5, 1.5]).requireGrad();
     // an op whose backward runs kernels under noGrad: right first derivatives, no second-order rule

@@ -149,6 +149,7 @@ export function hessianCommand(): Command {
           await saveDirection(`${o.saveDirections}.d2.safetensors`, flat, top.vectors[1]!);
         }
         top.vectors.forEach((v) => v.dispose());
+        top.converged.forEach((c, i) => c || console.error(`losscape hessian: λ${i + 1} = ${top.values[i]} did not converge: residual ‖Hv − λv‖ = ${top.residuals[i]} (written flagged, --allow-unconverged)`));
         const { vectors: _, ...rest } = top;
         out.topEigenvalues = rest;
         log(`top ${o.topK} eigenvalue(s) in ${top.steps} Lanczos steps`, t0);

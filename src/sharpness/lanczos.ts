@@ -225,8 +225,9 @@ export async function topEigen(op: HessianOperator, opts: EigenOptions = {}): Pr
       const last = lz.beta.at(-1)!;
       if (pairs.slice(0, k).every((p) => Math.abs(last * p.s.at(-1)!) <= 0.1 * tol * scale)) break;
     }
-    const pairs = lz.ritz().slice(0, k);
-    const scale = Math.max(...lz.ritz().map((p) => Math.abs(p.value)), 1e-30);
+    const all = lz.ritz();
+    const pairs = all.slice(0, k);
+    const scale = Math.max(...all.map((p) => Math.abs(p.value)), 1e-30);
     const vectors = pairs.map((p) => lz.combine(p.s));
     const residuals: number[] = [];
     for (const [i, v] of vectors.entries()) {
