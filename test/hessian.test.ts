@@ -135,9 +135,16 @@ describe('spectra and traces against the exact Hessian of a small MLP', () => {
     const exact = L.jacobiEigen(sub, block).values.sort((a, b) => b - a);
     const op = new L.HessianOperator(f.model, f.flat, f.set, { group: L.selectParameters(f.flat, /^layers\.3\./) });
     expect(op.dimension).toBe(block);
-    const top = await L.topEigen(op, { k: 2, seed: SEED });
-    top.values.forEach((v, i) => expect(Math.abs(v - exact[i]!), `block λ${i + 1}; ${seedNote}`).toBeLessThanOrEqual(0.01 * Math.abs(exact[i]!)));
-    top.vectors.forEach((t) => t.dispose());
+    // the two sharpest directions of the block, as landscape directions: unit, orthogonal, zero off the group
+    const { d1, d2, eigen } = await L.hessianDirections(op, { seed: SEED });
+    eigen.values.forEach((v, i) => expect(Math.abs(v - exact[i]!), `block λ${i + 1}; ${seedNote}`).toBeLessThanOrEqual(0.01 * Math.abs(exact[i]!)));
+    const [a, b] = [M.pack(await d1.data(), f.flat), M.pack(await d2.data(), f.flat)];
+    const dot = (u: number[], w: number[]) => u.reduce((s, x, i) => s + x * w[i]!, 0);
+    expect(dot(a, a)).toBeCloseTo(1, 4);
+    expect(dot(b, b)).toBeCloseTo(1, 4);
+    expect(Math.abs(dot(a, b))).toBeLessThan(1e-4);
+    expect(a.slice(0, n - block).every((x) => x === 0)).toBe(true);
+    for (const t of [d1, d2]) t.dispose();
     op.dispose();
   });
 });
