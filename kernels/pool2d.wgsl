@@ -7,6 +7,8 @@
 //   avg_forward:  y = window sum / divisor (divisor: window size including padding, as
 //                 count_include_pad=True; the clipped size for adaptive windows)
 //   avg_backward: dx = Σ g / divisor over the windows containing the pixel
+//   max_select:   y = x at each window's saved idx (the adjoint of max_backward: its own backward,
+//                 for second derivatives)
 // Backward passes gather (one invocation per input pixel, looping over the windows that can
 // contain it) rather than scatter, so no atomics are needed. One invocation per element, 2-D grid.
 
@@ -146,4 +148,14 @@ fn avg_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     }
   }
   dx[px.x] = s;
+}
+
+@compute @workgroup_size(WG)
+fn max_select(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wid, nwg, lid);
+  if (i >= P.planes * P.oh * P.ow) { return; }
+  let at = saved_idx[i];
+  let plane = i / (P.oh * P.ow);
+  y[i] = select(0.0, x[plane * P.h * P.w + u32(max(at, 0))], at >= 0);
 }

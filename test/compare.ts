@@ -35,6 +35,12 @@ export const F32 = {
   pointwise: { rtol: 8 * U32, atol: F32_TINY, name: 'f32 pointwise' },
   /** sums, dot products, convolutions, and whole composed forward and backward passes: relative to the condition-aware scale */
   accumulate: { rtol: 256 * U32, atol: F32_TINY, name: 'f32 accumulation' },
+  /**
+   * Hessian-vector products (a backward differentiated again) against central differences of
+   * float64 gradients, relative to rmsScale: two composed passes of f32 rounding, and the float64
+   * differences' own truncation error (about 1e-8 relative at their step)
+   */
+  secondOrder: { rtol: 1e-4, atol: 0, name: 'f32 second order' },
 } as const satisfies Record<string, Tolerance>;
 
 /** Bit-for-bit: data movement, integer results, comparisons. */

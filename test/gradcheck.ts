@@ -45,3 +45,45 @@ export async function gradCheck({ what, shapes, range = [-1, 1], gpu, ref, tol =
   }
   for (const t of [...xs, out, w]) t.dispose();
 }
+
+/**
+ * Checks an op's second-order rules (its backward differentiated again, createGraph) on the GPU
+ * against the float64 reference: H·v of s = Σ w ⊙ f(inputs) + Σ u ⊙ f(inputs)² for random w, u
+ * and v, the reference by central differences of float64 gradients. The square makes the check
+ * reach the rules of ops that are linear in their input too: H·v = Jᵀ(2u ⊙ J·v) + Σ (w + 2u·f) ∇²f·v.
+ * A kink of the reference within its step (ReLU, max pooling) draws another v.
+ */
+export async function hvpCheck({ what, shapes, range = [-1, 1], gpu, ref, tol = F32.secondOrder }: GradCase): Promise<void> {
+  const pairs = shapes.map((s) => randomPair(s, ...range));
+  const xs = pairs.map(([t]) => t.requireGrad());
+  for (let attempt = 0; ; attempt++) {
+    const dirs = shapes.map((s) => randomPair(s));
+    const out = L.noGrad(() => gpu(...xs));
+    const [[w, rw], [u, ru]] = [randomPair(out.shape), randomPair(out.shape)];
+    out.dispose();
+    const all = (y: A.V) => y.shape.map((_, i) => i);
+    const scalar = (y: A.V) => A.add(A.sum(A.mul(y, A.leaf(rw)), all(y)), A.sum(A.mul(A.mul(y, y), A.leaf(ru)), all(y)));
+    let expected: Float64Array[];
+    try {
+      expected = A.hvp((...vs) => scalar(ref(...vs)), pairs.map(([, r]) => r), dirs.map(([, r]) => r));
+    } catch (e) {
+      if (e instanceof A.KinkError && attempt < 3) continue;
+      throw new Error(`${what}: ${(e as Error).message}`);
+    }
+    const hv = L.tidy(() =>
+      L.freeingGraph(() => {
+        const y = gpu(...xs);
+        const gs = L.grad(L.add(L.sum(L.mul(y, w)), L.sum(L.mul(L.mul(y, y), u))), xs, { createGraph: true });
+        const dot = gs.map((g, i) => L.sum(L.mul(g!, dirs[i]![0]))).reduce((a, b) => L.add(a, b));
+        return L.grad(dot, xs);
+      }),
+    );
+    for (let i = 0; i < xs.length; i++) {
+      if (!hv[i]) throw new Error(`${what}: input ${i} got no second derivative`);
+      await expectClose(hv[i]!, R.ref(shapes[i]!, expected[i]!), tol, `${what}: H·v of input ${i}`, rmsScale(expected[i]!));
+    }
+    for (const t of [...hv, w, u, ...dirs.map(([t]) => t)]) t?.dispose();
+    break;
+  }
+  for (const t of xs) t.dispose();
+}

@@ -1,6 +1,6 @@
 // The float64 reference autograd, itself checked against central finite differences in float64.
 import { describe, expect, it } from 'vitest';
-import { assertClose, U64 } from './compare.js';
+import { assertClose, rmsScale, U64 } from './compare.js';
 import { hostRng, SEED } from './helpers.js';
 import * as A from './ref-autograd.js';
 import * as R from './reference.js';
@@ -77,5 +77,30 @@ describe('float64 reference gradients agree with finite differences', () => {
     fdCheck('logSoftmax', [[3, 5]], A.logSoftmax);
     fdCheck('crossEntropy', [[4, 5]], (x) => A.crossEntropy(x, [1, 4, -100, 0], 0.1));
     fdCheck('layerNorm', [[3, 6], [6], [6]], (x, w, b) => A.layerNorm(x, w, b, 1e-5));
+  });
+});
+
+describe('float64 reference Hessians (central differences of the gradients)', () => {
+  it('match the closed form of Σ w·x³ + (a·x)², and flag a kink within the step', () => {
+    const n = 6;
+    const [x, w, a] = [rand([n]), rand([n]), rand([n])];
+    // H = diag(6 w x) + 2 a aᵀ
+    const exact = Array.from({ length: n * n }, (_, e) => {
+      const [i, j] = [Math.floor(e / n), e % n];
+      return (i === j ? 6 * w.data[i]! * x.data[i]! : 0) + 2 * a.data[i]! * a.data[j]!;
+    });
+    const f = (v: A.V) => {
+      const cube = A.sum(A.mul(A.mul(A.mul(v, v), v), A.leaf(w)), [0]);
+      const dot = A.sum(A.mul(v, A.leaf(a)), [0]);
+      return A.add(cube, A.mul(dot, dot));
+    };
+    const f64 = { rtol: 1e-7, atol: 0, name: 'float64 central differences' };
+    assertClose(A.hessian(f, x), exact, f64, 'Hessian by differences of gradients', { scale: rmsScale(exact) });
+    const v = rand([n]);
+    const hv = exact.reduce((acc, h, e) => ((acc[Math.floor(e / n)]! += h * v.data[e % n]!), acc), new Array<number>(n).fill(0));
+    assertClose(A.hvp(f, [x], [v])[0]!, hv, f64, 'H·v by differences of gradients', { scale: rmsScale(hv) });
+    // relu(x)·x has a gradient that jumps at 0
+    const kinked = (u: A.V) => A.sum(A.mul(A.unary(u, (t) => Math.max(t, 0), (t) => +(t > 0)), u), [0]);
+    expect(() => A.hvp(kinked, [R.ref([1], [1e-6])], [R.ref([1], [1])])).toThrow(A.KinkError);
   });
 });

@@ -257,6 +257,20 @@ export function logSoftmax(x: V): V {
 
 export const exp = (x: V) => unary(x, Math.exp, Math.exp);
 
+const K = Math.sqrt(2 / Math.PI);
+const geluTanhInner = (v: number) => Math.tanh(K * (v + 0.044715 * v ** 3));
+
+/** GELU, exact (erf) or torch's tanh approximation. */
+export function gelu(x: V, approximate: 'none' | 'tanh' = 'none'): V {
+  if (approximate === 'tanh') {
+    return unary(x, (v) => 0.5 * v * (1 + geluTanhInner(v)), (v) => {
+      const t = geluTanhInner(v);
+      return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * K * (1 + 3 * 0.044715 * v * v);
+    });
+  }
+  return unary(x, (v) => 0.5 * v * (1 + R.erf(v / Math.SQRT2)), (v) => 0.5 * (1 + R.erf(v / Math.SQRT2)) + (v * Math.exp((-v * v) / 2)) / Math.sqrt(2 * Math.PI));
+}
+
 export function softmax(x: V): V {
   return exp(logSoftmax(x));
 }
@@ -395,4 +409,45 @@ export function attention(q: V, k: V, v: V, scaleBy: number, causal = false): V 
     scores = add(scores, leaf(R.ref([sq, sk], Array.from({ length: sq * sk }, (_, e) => (e % sk > Math.floor(e / sk) ? -Infinity : 0)))));
   }
   return matmul(softmax(scores), v);
+}
+
+/** The gradients of a scalar function of several inputs at `inputs`, in float64. */
+export function gradients(f: (...xs: V[]) => V, inputs: R.Ref[]): Float64Array[] {
+  const leaves = inputs.map(leaf);
+  backward(f(...leaves));
+  return leaves.map((l) => l.grad);
+}
+
+/**
+ * H·v of a scalar function of several inputs (v given per input), by central differences of its
+ * float64 gradients, (∇f(x + hv) − ∇f(x − hv)) / 2h, exact to about 1e-9 relative where f is smooth
+ * within the step. A kink within the step (ReLU, a max changing hands) makes the gradient jump; the
+ * estimate is therefore checked against the step 2h, and a disagreement throws (draw another v).
+ */
+export function hvp(f: (...xs: V[]) => V, inputs: R.Ref[], dirs: R.Ref[], h = 1e-5): Float64Array[] {
+  const at = (t: number) => gradients(f, inputs.map((x, i) => R.ref(x.shape, x.data.map((v, j) => v + t * dirs[i]!.data[j]!))));
+  const central = (step: number) => {
+    const [plus, minus] = [at(step), at(-step)];
+    return plus.map((p, i) => p.map((v, j) => (v - minus[i]![j]!) / (2 * step)));
+  };
+  const [a, b] = [central(h), central(2 * h)];
+  // against the larger of H·v and the gradient: rounding leaves about 1e-16‖∇f‖/h, a kink ‖∇f‖/h
+  const norm2 = (vs: Float64Array[]) => vs.reduce((acc, v) => acc + v.reduce((s, e) => s + e * e, 0), 0);
+  const diff = norm2(a.map((ai, i) => ai.map((v, j) => v - b[i]![j]!)));
+  const scale = Math.max(norm2(a), norm2(gradients(f, inputs)), 1e-300);
+  if (diff > 1e-12 * scale) throw new KinkError(Math.sqrt(diff / scale));
+  return a;
+}
+
+export class KinkError extends Error {
+  constructor(readonly disagreement: number) {
+    super(`reference H·v: the steps h and 2h disagree by ${disagreement.toExponential(2)}: a kink lies within the step`);
+  }
+}
+
+/** The full Hessian of a scalar function of one vector (row-major n×n, symmetrized), column by column with hvp(). */
+export function hessian(f: (x: V) => V, x: R.Ref, h = 1e-6): number[] {
+  const n = x.data.length;
+  const cols = Array.from({ length: n }, (_, j) => hvp(f, [x], [R.ref(x.shape, x.data.map((_, i) => +(i === j)))], h)[0]!);
+  return Array.from({ length: n * n }, (_, e) => (cols[e % n]![Math.floor(e / n)]! + cols[Math.floor(e / n)]![e % n]!) / 2);
 }

@@ -1,6 +1,7 @@
 // The losscape command line. Each command is a thin shell over a library function.
 import { Command } from 'commander';
 import { init, type MatmulVersion } from '../index.js';
+import { hessianCommand, sharpnessCommand } from './hessian.js';
 import { landscapeCommand, mergeCommand } from './landscape.js';
 import { renderCommand } from './render.js';
 import { viewCommand } from './view.js';
@@ -31,6 +32,8 @@ program.addCommand(landscapeCommand());
 program.addCommand(mergeCommand());
 program.addCommand(renderCommand());
 program.addCommand(viewCommand());
+program.addCommand(hessianCommand());
+program.addCommand(sharpnessCommand());
 
 try {
   await program.parseAsync();

@@ -1,9 +1,10 @@
 // Scaled dot-product attention, softmax(Q·Kᵀ·scale)·V over the last two axes. The fused path
 // (kernels/attention.wgsl) never materializes the score matrix and has its own backward kernels
 // (which hold dS for about a quarter of the keys at a time, during backward only);
-// the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline.
+// the unfused path (matmul, softmax, matmul, with their autograd) is the reference and baseline,
+// and what the fused ops' rules differentiate under createGraph (second derivatives).
 import { Params } from '../gpu/params.js';
-import { record } from './autograd.js';
+import { isGradEnabled, record, vjpOf } from './autograd.js';
 import { fromArray, zeros } from './creation.js';
 import { add, mul, requireF32 } from './elementwise.js';
 import { permute, reshape, slice } from './layout.js';
@@ -62,6 +63,21 @@ interface Layout {
   oB: number; oH: number; oR: number; dvOff: number;
 }
 
+/**
+ * selfAttention through attention() on q, k and v split off the packed qkv [..., T, 3·H·D]:
+ * [..., T, 3, H, D] -> [3, ..., H, T, D]; the output [..., H, T, D] -> [..., T, H·D].
+ */
+function splitHeads(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'fused'>, unfusedOnly: boolean): Tensor {
+  const [t, w] = [qkv.shape.at(-2)!, qkv.shape.at(-1)! / 3];
+  const d = w / heads;
+  const lead = qkv.shape.slice(0, -2);
+  const n = lead.length;
+  const axes = lead.map((_, i) => i);
+  const parts = permute(reshape(qkv, [...lead, t, 3, heads, d]), [n + 1, ...axes, n + 2, n, n + 3]);
+  const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(parts, [i], [i + 1]), [...lead, heads, t, d])) as [Tensor, Tensor, Tensor];
+  return reshape(permute(attention(q, k, v, { ...opts, fused: !unfusedOnly }), [...axes, n + 1, n, n + 2]), [...lead, t, w]);
+}
+
 /** Q [bh, sq, d], K and V [bh, sk, d] and O [bh, sq, d], each contiguous; dK and dV as [2, bh, sk, d]. */
 const separate = (bh: number, sq: number, sk: number, d: number): Layout => ({
   heads: 1, qB: sq * d, kvB: sk * d, inH: 0, inR: d, qOff: 0, kOff: 0, vOff: 0, oB: sq * d, oH: 0, oR: d, dvOff: bh * sk * d,
@@ -91,20 +107,15 @@ export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOp
   }
   const t = qkv.shape.at(-2)!;
   const lead = qkv.shape.slice(0, -2);
-  if (d > MAX_HEAD_DIM) {
-    // [..., T, 3, H, D] -> [3, ..., H, T, D]; the output [..., H, T, D] -> [..., T, H·D]
-    const n = lead.length;
-    const axes = lead.map((_, i) => i);
-    const parts = permute(reshape(qkv, [...lead, t, 3, heads, d]), [n + 1, ...axes, n + 2, n, n + 3]);
-    const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(parts, [i], [i + 1]), [...lead, heads, t, d])) as [Tensor, Tensor, Tensor];
-    return reshape(permute(attention(q, k, v, opts), [...axes, n + 1, n, n + 2]), [...lead, t, w]);
-  }
+  if (d > MAX_HEAD_DIM) return splitHeads(qkv, heads, opts, false);
   const bh = numel(lead) * heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const layout = packed(t, heads, d);
   const o = Tensor.empty([...lead, t, w], 'f32', op);
   const lse = run(op, { qkv: [qkv, qkv, qkv], o, lse: [bh, t] }, bh, t, t, d, scale, opts.causal ?? false, layout);
   const out = record(op, [qkv], o, (g, [x, os, ls]) => {
+    // createGraph: the unfused composition's gradient, which is differentiable again
+    if (isGradEnabled()) return vjpOf((xs) => splitHeads(xs, heads, opts, true), [x!], g);
     const dqkv = Tensor.empty(qkv.shape, 'f32', `${op} backward`);
     runBackward(`${op} backward`, { qkv: [x!, x!, x!], o: os!, lse: ls!, g, dq: dqkv, dkv: dqkv }, bh, t, t, d, scale, opts.causal ?? false, layout);
     return [dqkv];
@@ -122,6 +133,8 @@ function fused(q: Tensor, k: Tensor, v: Tensor, scale: number, causal: boolean):
   const o = Tensor.empty(q.shape, 'f32', op);
   const lse = run(op, { qkv: [q, k, v], o, lse: [bh, sq] }, bh, sq, sk, d, scale, causal, layout);
   const out = record(op, [q, k, v], o, (g, [qs, ks, vs, os, ls]) => {
+    // createGraph: the unfused composition's gradients, which are differentiable again
+    if (isGradEnabled()) return vjpOf((...t) => unfused(t[0]!, t[1]!, t[2]!, scale, causal), [qs!, ks!, vs!], g);
     const what = `${op} backward`;
     const dq = Tensor.empty(q.shape, 'f32', what);
     // no queries: no kernel runs, and dK, dV are zero

@@ -106,11 +106,11 @@ function forwardGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null,
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';
-  const { n, h, w, oc, cg, kh, kw, oh, ow, groups, params } = geometry(op, x, weight, bias, opts);
-  const engine = getEngine();
+  const geo = geometry(op, x, weight, bias, opts);
+  const { n, oc, oh, ow, groups, params } = geo;
   const y = Tensor.empty([n, oc, oh, ow], 'f32', op);
   if (opts.kernel === 'direct') {
-    engine.dispatch({
+    getEngine().dispatch({
       kernel: 'conv2d', entry: 'forward_direct', params: params(), workgroups: Math.ceil(y.size / 64),
       buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
     });
@@ -118,28 +118,55 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     forwardGemm(op, x, weight, bias, y, params(), tiling(groups, n * oh * ow, oc / groups), groups, false);
   }
   const inputs = [x, weight, ...(bias ? [bias] : [])];
-  return record(op, inputs, y, (g, [xs, ws], needs) => {
-    let dx: Tensor | null = null;
-    if (needs[0]) {
-      dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
-      engine.dispatch({
-        kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * w, cg),
-        buffers: [g.buffer(op), ws!.buffer(op), dx.buffer(op)],
-      });
-    }
-    let dwt: Tensor | null = null;
-    if (needs[1]) {
-      // split-K over the batch when dW alone has few tiles: partial sums per slice, then their sum
-      const tiles = tiling(groups, oc / groups, cg * kh * kw);
-      const slices = Math.max(1, Math.min(n, Math.floor(WEIGHT_GRAD_WORKGROUPS / tiles.workgroups)));
-      const partial = Tensor.empty([slices, ...ws!.shape], 'f32', `${op} backward`);
-      engine.dispatch({
-        kernel: 'conv2d', entry: 'backward_weight', params: params(slices), constants: tiles.constants, workgroups: tiles.workgroups * slices,
-        buffers: [g.buffer(op), null, xs!.buffer(op), partial.buffer(op)],
-      });
-      dwt = slices === 1 ? reshape(partial, ws!.shape) : sum(partial, [0]);
-      partial.dispose();
-    }
-    return [dx, dwt, ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : [])];
-  }, [x, weight]);
+  const sameGeometry = { ...opts, kernel: undefined };
+  return record(op, inputs, y, (g, [xs, ws], needs) => [
+    needs[0] ? inputGrad(g, ws!, geo, sameGeometry) : null,
+    needs[1] ? weightGrad(g, xs!, geo, sameGeometry) : null,
+    ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : []),
+  ], [x, weight]);
+}
+
+type Geometry = ReturnType<typeof geometry>;
+
+/**
+ * The input gradient B(g, w) (kernels/conv2d.wgsl backward_input) as a differentiable op (for
+ * createGraph). B is bilinear and ⟨gg, B(g, w)⟩ = ⟨conv2d(gg, w), g⟩, so its own rule is
+ * d/dg = conv2d(gg, w) and d/dw = the weight gradient of g against the input gg.
+ */
+function inputGrad(g: Tensor, w: Tensor, geo: Geometry, opts: Conv2dOptions): Tensor {
+  const op = 'conv2d input gradient';
+  const { n, c, h, w: width, cg, groups, params } = geo;
+  const dx = Tensor.empty([n, c, h, width], 'f32', op);
+  getEngine().dispatch({
+    kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * width, cg),
+    buffers: [g.buffer(op), w.buffer(op), dx.buffer(op)],
+  });
+  return record(op, [g, w], dx, (gg, [gs, ws], needs) => [
+    needs[0] ? conv2d(gg, ws!, null, opts) : null,
+    needs[1] ? weightGrad(gs!, gg, geo, opts) : null,
+  ], [g, w]);
+}
+
+/**
+ * The weight gradient W(g, x) (kernels/conv2d.wgsl backward_weight) as a differentiable op. W is
+ * bilinear and ⟨gw, W(g, x)⟩ = ⟨conv2d(x, gw), g⟩, so d/dg = conv2d(x, gw) and d/dx = the input
+ * gradient of g through the weights gw.
+ */
+function weightGrad(g: Tensor, x: Tensor, geo: Geometry, opts: Conv2dOptions): Tensor {
+  const op = 'conv2d weight gradient';
+  const { n, oc, cg, kh, kw, groups, params } = geo;
+  // split-K over the batch when dW alone has few tiles: partial sums per slice, then their sum
+  const tiles = tiling(groups, oc / groups, cg * kh * kw);
+  const slices = Math.max(1, Math.min(n, Math.floor(WEIGHT_GRAD_WORKGROUPS / tiles.workgroups)));
+  const partial = Tensor.empty([slices, oc, cg, kh, kw], 'f32', op);
+  getEngine().dispatch({
+    kernel: 'conv2d', entry: 'backward_weight', params: params(slices), constants: tiles.constants, workgroups: tiles.workgroups * slices,
+    buffers: [g.buffer(op), null, x.buffer(op), partial.buffer(op)],
+  });
+  const dw = noGrad(() => (slices === 1 ? reshape(partial, [oc, cg, kh, kw]) : sum(partial, [0])));
+  partial.dispose();
+  return record(op, [g, x], dw, (gw, [gs, xs], needs) => [
+    needs[0] ? conv2d(xs!, gw, null, opts) : null,
+    needs[1] ? inputGrad(gs!, gw, geo, opts) : null,
+  ], [g, x]);
 }

@@ -49,8 +49,67 @@ function unaryGradKernel(op: UnaryOp, x: Tensor, g: Tensor, p0: number, p1: numb
 
 export function unary(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const y = unaryKernel(op, x, p0, p1);
-  return record(op, [x], y, (g, [xs]) => [unaryGradKernel(op, xs!, g, p0, p1)], [x]);
+  return record(op, [x], y, (g, [xs]) => [unaryGrad(op, xs!, g, p0, p1)], [x]);
 }
+
+/**
+ * dx = g · f'(x) as a differentiable op (for createGraph): it is linear in g, so d/dg is the same
+ * product with the incoming gradient, and d/dx is g · f''(x), from SECOND_DERIVATIVES.
+ */
+function unaryGrad(op: UnaryOp, x: Tensor, g: Tensor, p0: number, p1: number): Tensor {
+  const dx = unaryGradKernel(op, x, g, p0, p1);
+  return record(`${op} backward`, [x, g], dx, (gg, [xs, gs], needs) => {
+    const f2 = SECOND_DERIVATIVES[op];
+    return [needs[0] && f2 ? mul(mul(gg, gs!), f2(xs!, p0, p1)) : null, needs[1] ? unaryGrad(op, xs!, gg, p0, p1) : null];
+  }, [x, g]);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_TANH_A = 0.044715;
+
+/**
+ * f''(x) of each unary op, composed of differentiable ops (so higher orders follow), or null where
+ * f'' is zero wherever f' is defined (piecewise-linear and piecewise-constant functions). The
+ * derivatives are those of the functions as kernels/unary.wgsl computes them.
+ */
+const SECOND_DERIVATIVES: Record<UnaryOp, ((x: Tensor, p0: number, p1: number) => Tensor) | null> = {
+  neg: null, abs: null, relu: null, sign: null, floor: null, ceil: null, round: null, affine: null, clamp: null,
+  exp: (x) => exp(x),
+  log: (x) => neg(reciprocal(square(x))),
+  sqrt: (x) => mul(pow(x, -1.5), -0.25),
+  rsqrt: (x) => mul(pow(x, -2.5), 0.75),
+  // tanh'' = −2t(1 − t²)
+  tanh: (x) => {
+    const t = tanh(x);
+    return mul(mul(t, sub(1, square(t))), -2);
+  },
+  // σ'' = σ(1 − σ)(1 − 2σ)
+  sigmoid: (x) => {
+    const s = sigmoid(x);
+    return mul(mul(s, sub(1, s)), sub(1, mul(s, 2)));
+  },
+  sin: (x) => neg(sin(x)),
+  cos: (x) => neg(cos(x)),
+  square: (x) => full(x.shape, 2),
+  reciprocal: (x) => {
+    const r = reciprocal(x);
+    return mul(mul(square(r), r), 2); // not pow(x, −3): WGSL's pow is undefined below 0
+  },
+  powScalar: (x, p) => (p * (p - 1) === 0 ? full(x.shape, 0) : mul(pow(x, p - 2), p * (p - 1))),
+  // gelu = xΦ(x): gelu'' = φ(x)(2 − x²)
+  gelu: (x) => mul(mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI)), sub(2, square(x))),
+  // gelu_tanh = ½x(1 + t), t = tanh(u), u = c(x + a·x³): with s = 1 − t²,
+  // gelu_tanh'' = s·u' − x·t·s·u'² + ½·x·s·u'', u' = c(1 + 3a·x²), u'' = 6ac·x
+  geluTanh: (x) => {
+    const t = tanh(mul(add(x, mul(mul(square(x), x), GELU_TANH_A)), SQRT_2_OVER_PI));
+    const s = sub(1, square(t));
+    const du = add(mul(square(x), 3 * GELU_TANH_A * SQRT_2_OVER_PI), SQRT_2_OVER_PI);
+    const first = mul(s, du);
+    const second = mul(mul(mul(x, t), first), du);
+    const third = mul(mul(square(x), s), 3 * GELU_TANH_A * SQRT_2_OVER_PI);
+    return add(sub(first, second), third);
+  },
+};
 
 function binaryKernel(op: BinaryOp, ta: Tensor, tb: Tensor): Tensor {
   requireF32(op, ta, tb);

@@ -14,17 +14,22 @@ export function indexSelect(x: Tensor, axis: number, indices: Tensor): Tensor {
     throw new Error(`${op}: indices must be a 1-D i32 tensor, got ${indices.dtype} ${shapeString(indices.shape)}`);
   }
   const a = normalizeAxis(op, axis, x.rank);
-  const [outer, dim, inner] = [numel(x.shape.slice(0, a)), x.shape[a]!, numel(x.shape.slice(a + 1))];
-  const count = indices.size;
-  const params = () => new Params().u32(outer, dim, inner, count);
-  const outShape = x.shape.map((d, i) => (i === a ? count : d));
-  const y = Tensor.empty(outShape, 'f32', op);
-  const engine = getEngine();
-  launchPerItem(engine, 'gather', 'forward', y.size, params(), [x.buffer(op), indices.buffer(op), y.buffer(op)]);
-  const inShape = x.shape;
-  return record(op, [x], y, (g, [idx]) => {
-    const dx = Tensor.empty(inShape, 'f32', `${op} backward`);
-    launchPerItem(engine, 'gather', 'backward', dx.size, params(), [g.buffer(op), idx!.buffer(op), dx.buffer(op)]);
-    return [dx];
-  }, [indices]);
+  const y = Tensor.empty(x.shape.map((d, i) => (i === a ? indices.size : d)), 'f32', op);
+  launchPerItem(getEngine(), 'gather', 'forward', y.size, gatherParams(x.shape, a, indices), [x.buffer(op), indices.buffer(op), y.buffer(op)]);
+  return record(op, [x], y, (g, [idx]) => [indexScatter(g, a, idx!, x.shape)], [indices]);
+}
+
+/** kernels/gather.wgsl's view of x: [outer, dim, inner] around the axis, and the index count. */
+const gatherParams = (shape: readonly number[], a: number, indices: Tensor) =>
+  new Params().u32(numel(shape.slice(0, a)), shape[a]!, numel(shape.slice(a + 1)), indices.size);
+
+/**
+ * indexSelect's backward, dx = Σ of g's rows picked from each position (kernels/gather.wgsl), as a
+ * differentiable op (for createGraph): linear in g, its adjoint, its own rule, is indexSelect.
+ */
+function indexScatter(g: Tensor, a: number, indices: Tensor, inShape: readonly number[]): Tensor {
+  const op = 'indexSelect backward';
+  const dx = Tensor.empty(inShape, 'f32', op);
+  launchPerItem(getEngine(), 'gather', 'backward', dx.size, gatherParams(inShape, a, indices), [g.buffer(op), indices.buffer(op), dx.buffer(op)]);
+  return record(op, [g], dx, (gg, [idx]) => [indexSelect(gg, a, idx!)], [indices]);
 }

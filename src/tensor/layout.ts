@@ -80,13 +80,19 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
     y = Tensor.empty(outShape, x.dtype, 'slice');
     stridedCopy('slice', x, y, outShape, offset, strides, 0, stridesOf(outShape));
   }
-  const inShape = x.shape;
-  return record('slice', [x], y, (g) => {
-    // the gradient is g written into its window of a zero tensor of x's shape
-    const dx = zeros(inShape);
-    stridedCopy('slice backward', g, dx, outShape, 0, stridesOf(outShape), offset, strides);
-    return [dx];
-  });
+  return record('slice', [x], y, (g) => [sliceBackward(g, x.shape, begin)]);
+}
+
+/**
+ * slice's backward: g written into its window (at `begin`) of a zero tensor of the input's shape,
+ * as a differentiable op (for createGraph): linear in g, its adjoint, its own rule, is the slice.
+ */
+function sliceBackward(g: Tensor, inShape: readonly number[], begin: readonly number[]): Tensor {
+  const dx = zeros(inShape);
+  const strides = stridesOf(inShape);
+  const offset = begin.reduce((acc, b, k) => acc + b * strides[k]!, 0);
+  stridedCopy('slice backward', g, dx, g.shape, 0, stridesOf(g.shape), offset, strides);
+  return record('slice backward', [g], dx, (gg) => [slice(gg, begin, begin.map((b, k) => b + g.shape[k]!))]);
 }
 
 /** Whether a window of `shape` out of `full` is one run of the storage: unit axes, then one partial axis, then whole axes. */

@@ -1,11 +1,14 @@
 // Losses: fused cross-entropy from logits with integer labels (kernels/cross_entropy.wgsl), and MSE.
 import { Params } from '../gpu/params.js';
 import { needsGrad, noGrad, record } from './autograd.js';
-import { div, requireF32, square, sub } from './elementwise.js';
+import { full } from './creation.js';
+import { div, mul, requireF32, square, sub } from './elementwise.js';
+import { reshape } from './layout.js';
 import { launchPerItem } from './launch.js';
 import { mean, sum } from './reduce.js';
 import { getEngine } from './runtime.js';
 import { shapeString } from './shape.js';
+import { softmax, softmaxBackward } from './softmax.js';
 import { Tensor } from './tensor.js';
 
 export interface CrossEntropyOptions {
@@ -47,18 +50,30 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
     return [div(sum(losses), c), c];
   });
   losses.dispose();
-  valid.dispose();
-  const out = record(op, [logits], loss, (g, [x, y, l, n]) => {
-    const scale = div(g, n!);
-    const dx = Tensor.empty(x!.shape, 'f32', `${op} backward`);
-    launchPerItem(engine, 'cross_entropy', 'backward', rows * classes, params(), [
-      x!.buffer(op), y!.buffer(op), l!.buffer(op), scale.buffer(op), dx.buffer(op),
-    ], {}, 64);
-    return [dx];
-  }, [logits, labels, lse, count]);
+  const out = record(op, [logits], loss, (g, [x, y, l, v, n]) => [crossEntropyBackward(x!, y!, l!, v!, div(g, n!), params)], [logits, labels, lse, valid, count]);
   lse.dispose();
+  valid.dispose();
   count.dispose();
   return out;
+}
+
+/**
+ * dx = scale · valid ⊙ (softmax(x) − target) (kernels/cross_entropy.wgsl backward, softmax from
+ * the saved log-sum-exp) as a differentiable op (for createGraph). Its own rule, with gg the
+ * gradient of dx: d/dx = scale · valid ⊙ (softmax backward of gg at p = softmax(x)), since the
+ * target is constant; d/dscale = Σ gg ⊙ dx/scale, the same kernel with scale 1.
+ */
+function crossEntropyBackward(x: Tensor, labels: Tensor, lse: Tensor, valid: Tensor, scale: Tensor, params: () => Params): Tensor {
+  const op = 'crossEntropy backward';
+  const [rows, classes] = x.shape as [number, number];
+  const dx = Tensor.empty(x.shape, 'f32', op);
+  launchPerItem(getEngine(), 'cross_entropy', 'backward', rows * classes, params(), [
+    x.buffer(op), labels.buffer(op), lse.buffer(op), scale.buffer(op), dx.buffer(op),
+  ], {}, 64);
+  return record(op, [x, scale], dx, (gg, [xs, ys, ls, vs, sc], needs) => [
+    needs[0] ? mul(softmaxBackward(softmax(xs!), gg), mul(reshape(vs!, [rows, 1]), sc!)) : null,
+    needs[1] ? reshape(sum(mul(gg, crossEntropyBackward(xs!, ys!, ls!, vs!, full([], 1), params))), sc!.shape) : null,
+  ], [x, labels, lse, valid, scale]);
 }
 
 /** Mean squared error, mean((a − b)²), as torch.nn.functional.mse_loss. */

@@ -1,9 +1,11 @@
 // Normalization layers' functional forms. layerNorm is fused, forward and backward
-// (kernels/layernorm.wgsl).
+// (kernels/layernorm.wgsl); under createGraph its rule differentiates its composition instead.
 import { Params } from '../gpu/params.js';
-import { record } from './autograd.js';
+import { isGradEnabled, record, vjpOf } from './autograd.js';
 import { ones, zeros } from './creation.js';
-import { requireF32 } from './elementwise.js';
+import { add, mul, requireF32, rsqrt, square, sub } from './elementwise.js';
+import { reshape } from './layout.js';
+import { mean } from './reduce.js';
 import { launchPerItem } from './launch.js';
 import { getEngine } from './runtime.js';
 import { numel, sameShape, shapeString } from './shape.js';
@@ -34,13 +36,15 @@ export function layerNorm(
   const w = weight ?? ones([cols]);
   const b = bias ?? zeros([cols]);
   const y = Tensor.empty(x.shape, 'f32', op);
-  const mean = Tensor.empty([rows], 'f32', op);
+  const mu = Tensor.empty([rows], 'f32', op);
   const rstd = Tensor.empty([rows], 'f32', op);
   launchPerItem(engine, 'layernorm', 'forward', rows, params(), [
-    x.buffer(op), w.buffer(op), b.buffer(op), y.buffer(op), mean.buffer(op), rstd.buffer(op),
+    x.buffer(op), w.buffer(op), b.buffer(op), y.buffer(op), mu.buffer(op), rstd.buffer(op),
   ], {}, 64);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const out = record(op, inputs, y, (g, [xs, ws, m, r]) => {
+  const out = record(op, inputs, y, (g, [xs, ws, m, r, ...affine]) => {
+    // createGraph: the composition's gradients, which are differentiable again
+    if (isGradEnabled()) return vjpOf((...t) => layerNormComposed(t[0]!, weight ? t[1]! : null, bias ? t.at(-1)! : null, eps, cols), [xs!, ...affine], g);
     const dx = Tensor.empty(xs!.shape, 'f32', `${op} backward`);
     launchPerItem(engine, 'layernorm', 'backward', rows, params(), [
       xs!.buffer(op), ws!.buffer(op), g.buffer(op), m!.buffer(op), r!.buffer(op), dx.buffer(op),
@@ -52,12 +56,22 @@ export function layerNorm(
       xs!.buffer(op), null, g.buffer(op), m!.buffer(op), r!.buffer(op), dw.buffer(op), db.buffer(op),
     ], {}, 64);
     return [dx, ...(weight ? [dw] : []), ...(bias ? [db] : [])];
-  }, [x, w, mean, rstd]);
+  }, [x, w, mu, rstd, ...inputs.slice(1)]);
   if (!weight) w.dispose();
   if (!bias) b.dispose();
-  mean.dispose();
+  mu.dispose();
   rstd.dispose();
   return out;
+}
+
+/** Layer norm over the last `cols` values of x, composed of differentiable ops (the fused op's rule under createGraph). */
+function layerNormComposed(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number, cols: number): Tensor {
+  const rows = reshape(x, [-1, cols]);
+  const centred = sub(rows, mean(rows, 1, true));
+  let y = mul(centred, rsqrt(add(mean(square(centred), 1, true), eps)));
+  if (weight) y = mul(y, reshape(weight, [cols]));
+  if (bias) y = add(y, reshape(bias, [cols]));
+  return reshape(y, x.shape);
 }
 
 /**

@@ -35,21 +35,44 @@ function regularWindow(op: string, x: Tensor, kernel: Pair, stride: Pair | undef
 }
 
 function pool(op: string, kind: 'max' | 'avg', x: Tensor, win: Window): Tensor {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const engine = getEngine();
-  const params = () =>
-    new Params().u32(n * c, h, w, win.out[0], win.out[1], win.k[0], win.k[1], win.s[0], win.s[1], win.p[0], win.p[1]);
-  const constants = { ADAPTIVE: win.adaptive ? 1 : 0 };
+  const [n, c] = x.shape as [number, number];
   const y = Tensor.empty([n, c, ...win.out], 'f32', op);
   const idx = kind === 'max' ? Tensor.empty(y.shape, 'i32', op) : null;
-  launchPerItem(engine, 'pool2d', `${kind}_forward`, y.size, params(), [x.buffer(op), y.buffer(op), idx?.buffer(op) ?? null], constants, 64);
-  const out = record(op, [x], y, (g, [saved]) => {
-    const dx = Tensor.empty(x.shape, 'f32', `${op} backward`);
-    launchPerItem(engine, 'pool2d', `${kind}_backward`, dx.size, params(), [g.buffer(op), dx.buffer(op), saved?.buffer(op) ?? null], constants, 64);
-    return [dx];
-  }, idx ? [idx] : []);
+  run(`${kind}_forward`, x.shape, win, y.size, [x.buffer(op), y.buffer(op), idx?.buffer(op) ?? null]);
+  const out = record(op, [x], y, (g, [saved]) => [kind === 'max' ? maxScatter(g, saved!, x.shape, win) : avgBackward(g, x.shape, win)], idx ? [idx] : []);
   idx?.dispose();
   return out;
+}
+
+/** One invocation per item of `entry` over an input of shape [N, C, H, W] pooled by `win`. */
+function run(entry: string, [n, c, h, w]: readonly number[], win: Window, items: number, buffers: Array<GPUBufferBinding | null>): void {
+  const params = new Params().u32(n! * c!, h!, w!, win.out[0], win.out[1], win.k[0], win.k[1], win.s[0], win.s[1], win.p[0], win.p[1]);
+  launchPerItem(getEngine(), 'pool2d', entry, items, params, buffers, { ADAPTIVE: win.adaptive ? 1 : 0 }, 64);
+}
+
+// The backward passes as differentiable ops (for createGraph). Each is linear in g, with its adjoint
+// as its own rule: max-pool's backward scatters g to the saved maxima and the adjoint gathers from
+// them; average pooling's backward spreads g over the windows and the adjoint is the pooling itself.
+
+function maxScatter(g: Tensor, idx: Tensor, inShape: readonly number[], win: Window): Tensor {
+  const op = 'maxPool2d backward';
+  const dx = Tensor.empty(inShape, 'f32', op);
+  run('max_backward', inShape, win, dx.size, [g.buffer(op), dx.buffer(op), idx.buffer(op)]);
+  return record(op, [g], dx, (gg, [ix]) => [maxSelect(gg, ix!, win)], [idx]);
+}
+
+function maxSelect(x: Tensor, idx: Tensor, win: Window): Tensor {
+  const op = 'maxPool2d select';
+  const y = Tensor.empty(idx.shape, 'f32', op);
+  run('max_select', x.shape, win, y.size, [x.buffer(op), y.buffer(op), idx.buffer(op)]);
+  return record(op, [x], y, (gy, [ix]) => [maxScatter(gy, ix!, x.shape, win)], [idx]);
+}
+
+function avgBackward(g: Tensor, inShape: readonly number[], win: Window): Tensor {
+  const op = 'avgPool2d backward';
+  const dx = Tensor.empty(inShape, 'f32', op);
+  run('avg_backward', inShape, win, dx.size, [g.buffer(op), dx.buffer(op), null]);
+  return record(op, [g], dx, (gg) => [pool('avgPool2d', 'avg', gg, win)]);
 }
 
 export function maxPool2d(x: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0): Tensor {

@@ -2,9 +2,10 @@
 // are moved there and back), each with its backward from the saved output.
 import { Params } from '../gpu/params.js';
 import { record } from './autograd.js';
-import { requireF32 } from './elementwise.js';
+import { exp, mul, neg, requireF32, sub } from './elementwise.js';
 import { launchPerItem } from './launch.js';
 import { transpose } from './layout.js';
+import { sum } from './reduce.js';
 import { getEngine } from './runtime.js';
 import { normalizeAxis } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -20,9 +21,30 @@ function rowsKernel(op: string, entry: 'forward' | 'backward', logForm: boolean,
 function lastAxis(op: string, x: Tensor, logForm: boolean): Tensor {
   requireF32(op, x);
   const y = rowsKernel(op, 'forward', logForm, x.shape, [x.buffer(op)], Tensor.empty(x.shape, 'f32', op));
-  return record(op, [x], y, (g, [ys]) => [
-    rowsKernel(op, 'backward', logForm, ys!.shape, [ys!.buffer(op), g.buffer(op)], Tensor.empty(ys!.shape, 'f32', `${op} backward`)),
-  ], [y]);
+  return record(op, [x], y, (g, [ys]) => [softmaxBackward(ys!, g, logForm)], [y]);
+}
+
+/**
+ * The backward along the last axis from the saved output y, as a differentiable op (for
+ * createGraph): dx = y ⊙ (g − Σg⊙y) for softmax, dx = g − exp(y)·Σg for log-softmax (sums per row).
+ * Its own rule, with gg the gradient of dx and row sums s = Σg⊙y, t = Σgg⊙y, S = Σg:
+ *   softmax:     d/dy = gg ⊙ (g − s) − g·t,   d/dg = the same backward applied to gg
+ *   log-softmax: d/dy = −gg ⊙ exp(y)·S,      d/dg = gg − Σ gg ⊙ exp(y)
+ */
+export function softmaxBackward(y: Tensor, g: Tensor, logForm = false): Tensor {
+  const op = `${logForm ? 'logSoftmax' : 'softmax'} backward`;
+  const dx = rowsKernel(op, 'backward', logForm, y.shape, [y.buffer(op), g.buffer(op)], Tensor.empty(y.shape, 'f32', op));
+  const rowSum = (t: Tensor) => sum(t, -1, true);
+  return record(op, [y, g], dx, (gg, [ys, gs], needs) => {
+    if (logForm) {
+      const e = exp(ys!);
+      return [needs[0] ? neg(mul(mul(gg, e), rowSum(gs!))) : null, needs[1] ? sub(gg, rowSum(mul(gg, e))) : null];
+    }
+    return [
+      needs[0] ? sub(mul(gg, sub(gs!, rowSum(mul(gs!, ys!)))), mul(gs!, rowSum(mul(gg, ys!)))) : null,
+      needs[1] ? softmaxBackward(ys!, gg) : null,
+    ];
+  }, [y, g]);
 }
 
 function alongAxis(op: string, x: Tensor, axis: number, logForm: boolean): Tensor {
