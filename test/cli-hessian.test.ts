@@ -24,10 +24,10 @@ describe('hessian and sharpness commands check their options first', () => {
       [hessianCommand, ['--checkpoint', 'c', '--top-k', '0'], 'nothing to compute'],
       [hessianCommand, ['--checkpoint', 'c', '--top-k', '1', '--save-directions', 'd'], '--save-directions needs --top-k 2 or more'],
       [hessianCommand, ['--checkpoint', '/nonexistent/c.safetensors'], '/nonexistent/c.safetensors: no such checkpoint'],
-      [sharpnessCommand, ['--checkpoint', 'c', '--rho', '0.05,-0.1'], "option '--rho <list>' argument '0.05,-0.1' is invalid. expected a comma-separated list of non-negative numbers"],
-      [sharpnessCommand, ['--checkpoint', 'c', '--epsilon', '0'], "option '--epsilon <x>' argument '0' is invalid. expected a positive number"],
+      [sharpnessCommand, ['--checkpoint', 'c', '--rho', '0.05,-0.1'], "option '--rho <list>' argument '0.05,-0.1' is invalid. expected a comma-separated list; item \"-0.1\": expected a number of at least 0"],
+      [sharpnessCommand, ['--checkpoint', 'c', '--epsilon', '0'], "option '--epsilon <x>' argument '0' is invalid. expected a number above 0"],
       [sharpnessCommand, ['--delta', '0.1'], 'give --checkpoint (SAM and ε-sharpness) and/or --surface (basin widths)'],
-      [sharpnessCommand, ['--surface', '/nonexistent.json'], '--surface /nonexistent.json: ENOENT'],
+      [sharpnessCommand, ['--surface', '/nonexistent.json'], '/nonexistent.json: cannot read: ENOENT'],
     ];
     for (const [make, args, message] of cases) expect(await run(make, args), args.join(' ')).toContain(message);
   });

@@ -35,5 +35,12 @@ export function range(v: string): [number, number] {
 
 /** A comma-separated list of values each checked by `item`. */
 export function list<T>(item: (v: string) => T): (v: string) => T[] {
-  return (v) => v.split(',').map((s) => item(s.trim()));
+  return (v) =>
+    v.split(',').map((s) => {
+      try {
+        return item(s.trim());
+      } catch (e) {
+        throw new InvalidArgumentError(`expected a comma-separated list; item "${s.trim()}": ${(e as Error).message}`);
+      }
+    });
 }
