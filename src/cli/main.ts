@@ -5,6 +5,8 @@ import { hessianCommand, sharpnessCommand } from './hessian.js';
 import { landscapeCommand, mergeCommand } from './landscape.js';
 import { renderCommand } from './render.js';
 import { viewCommand } from './view.js';
+import { demoCommand } from './demo.js';
+import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
 
 const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU');
@@ -27,6 +29,8 @@ program
     await runMatmulBench({ sizes: opts.sizes.split(',').map(Number), versions: opts.versions.split(',') as MatmulVersion[] });
   });
 
+program.addCommand(demoCommand());
+program.addCommand(studyCommand());
 program.addCommand(trainCommand());
 program.addCommand(landscapeCommand());
 program.addCommand(mergeCommand());

@@ -109,6 +109,8 @@ export interface TrainMeta {
   batchSize: number;
   seed: number;
   dataset: string;
+  /** training samples (a resumed run must see the same data) */
+  samples: number;
 }
 
 export interface TrainSnapshot {
@@ -204,6 +206,8 @@ function batchSums(logits: Tensor, y: Tensor): Tensor {
 function restore(s: TrainSnapshot, o: TrainOptions, model: Layer, opt: Optimizer, where: string): TrainMeta {
   if (JSON.stringify(s.config) !== JSON.stringify(o.model)) throw new Error(`${where}: written for another model configuration; resume with the same model`);
   if (s.meta.optimizer !== o.optimizer) throw new Error(`${where}: written by optimizer ${s.meta.optimizer}, not ${o.optimizer}`);
+  if (s.meta.dataset !== o.train.name || s.meta.samples !== size(o.train)) throw new Error(`${where}: trained on ${s.meta.samples} samples of ${s.meta.dataset}, not ${size(o.train)} of ${o.train.name}; resume with the same data`);
+  if (s.meta.batchSize !== o.batchSize || s.meta.seed !== o.seed) throw new Error(`${where}: written with batch size ${s.meta.batchSize} and seed ${s.meta.seed}; resume with the same`);
   const upload = (entries: Array<[string, HostTensor]>) => new Map(entries.map(([n, t]) => [n, fromArray(t.data, t.shape, t.dtype)]));
   const weights = upload(s.weights);
   const state = upload(s.optimizerState);
@@ -230,7 +234,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const saved = o.resume && o.store ? await o.store.load() : null;
   const meta: TrainMeta = saved
     ? restore(saved, o, model, opt, o.store!.location)
-    : { epoch: 0, batch: 0, step: 0, history: [], running: [0, 0, 0, 0], optimizer: o.optimizer, lr: o.lr, batchSize: o.batchSize, seed: o.seed, dataset: o.train.name };
+    : { epoch: 0, batch: 0, step: 0, history: [], running: [0, 0, 0, 0], optimizer: o.optimizer, lr: o.lr, batchSize: o.batchSize, seed: o.seed, dataset: o.train.name, samples: size(o.train) };
   const engine = getEngine();
   const batchesPerEpoch = Math.floor(size(o.train) / o.batchSize);
   const stepInfo = (): StepInfo => ({ step: opt.stepCount, epoch: meta.epoch + 1, batch: meta.batch, model, flat, optimizer: opt });

@@ -107,6 +107,11 @@ export async function renderFigure(surfaces: Array<NamedSurface | SurfaceFile>, 
   return PNG.sync.write(compose(base, overlay.pixels, fig.width, fig.height, ss));
 }
 
+/** An SVG (a chart, say) as PNG bytes, at `scale` times its size, text in the system's fonts. */
+export function svgToPng(svg: string, scale = 2): Buffer {
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+}
+
 /** renderFigure over files (checked, named by base name). */
 export async function renderFigureFiles(files: string[], opts: RenderOptions = {}): Promise<Buffer> {
   return renderFigure(files.map(readSurfaceFile), opts);

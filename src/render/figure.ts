@@ -34,6 +34,13 @@ export interface FigureOptions {
   azimuth?: number;
   elevation?: number;
   zoom?: number;
+  /** panels per row (default: all in one row up to three, else a square-ish grid) */
+  columns?: number;
+  /**
+   * allow surfaces on different grids on one shared scale: for one slice at several distances,
+   * each panel's axes stating its own range (by default a shared scale refuses different grids)
+   */
+  differentGrids?: boolean;
   /** lighting of the 3-D surface: colour × (ambient + diffuse · max(n·l, 0)) */
   ambient?: number;
   diffuse?: number;
@@ -81,9 +88,9 @@ function positive(v: number | undefined, what: string): void {
 }
 
 /** The panel grid and, unless given, the figure's size: about 480×460 pixels a panel, plus colour bars. */
-export function figureGrid(surfaces: NamedSurface[], opts: Pick<FigureOptions, 'scale' | 'width' | 'height'> = {}) {
+export function figureGrid(surfaces: NamedSurface[], opts: Pick<FigureOptions, 'scale' | 'width' | 'height' | 'columns'> = {}) {
   const n = surfaces.length;
-  const cols = n <= 3 ? n : Math.ceil(Math.sqrt(n));
+  const cols = opts.columns ? Math.min(n, opts.columns) : n <= 3 ? n : Math.ceil(Math.sqrt(n));
   const rows = Math.ceil(n / cols);
   const shared = (opts.scale ?? 'shared') === 'shared';
   const allLines = surfaces.every((s) => s.surface.y === null);
@@ -104,7 +111,8 @@ export function planFigure(surfaces: NamedSurface[], opts: FigureOptions = {}): 
   positive(opts.height, '--height');
   if (!surfaces.length) throw new Error('render: no surfaces given');
   const shared = scaleMode === 'shared';
-  if (shared && surfaces.length > 1) checkSameGrid(surfaces);
+  if (opts.columns !== undefined && !(Number.isInteger(opts.columns) && opts.columns >= 1)) throw new Error(`columns: expected an integer of at least 1, got ${opts.columns}`);
+  if (shared && surfaces.length > 1 && !opts.differentGrids) checkSameGrid(surfaces);
   const scaleOpts = { log: opts.log, zmax: opts.zmax };
   const sharedScale = shared ? computeScale(surfaces, scaleOpts) : null;
   const scales = surfaces.map((s) => sharedScale ?? computeScale([s], scaleOpts));

@@ -14,16 +14,16 @@ import { normalize, scaleText, scaleTicks, type Scale } from './scale.js';
 export const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
 /** The colour of the plan's checkpoints and path. */
 export const PATH_COLOR = '#e4002b';
-const INK = '#222';
+export const INK = '#222';
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const f1 = (v: number) => (Math.round(v * 10) / 10).toString();
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const f1 = (v: number) => (Math.round(v * 10) / 10).toString();
 
-function text(x: number, y: number, s: string, attrs = ''): string {
+export function text(x: number, y: number, s: string, attrs = ''): string {
   return `<text x="${f1(x)}" y="${f1(y)}" ${attrs}>${esc(s)}</text>`;
 }
 
-function polyline(points: Array<[number, number]>, attrs: string): string {
+export function polyline(points: Array<[number, number]>, attrs: string): string {
   return `<polyline points="${points.map(([x, y]) => `${f1(x)},${f1(y)}`).join(' ')}" fill="none" ${attrs}/>`;
 }
 

@@ -1,0 +1,88 @@
+// `losscape study NAME`: the seed study's experiments, one command each (src/node/studies.ts).
+// Settings come from the defaults, then a JSON config file (--config), then the flags given.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { PRESETS } from '../nn/models.js';
+import { runStudy, STUDIES, STUDY_DEFAULTS, STUDY_SMOKE, type StudyConfig, type StudyName } from '../node/studies.js';
+import { textTable } from '../node/study.js';
+import { init } from '../tensor/runtime.js';
+import { integer, list, real } from './options.js';
+import { studyEvents } from './study-events.js';
+
+const NORMS = ['filter', 'layer', 'model', 'weight', 'none'];
+
+function norm(v: string): string {
+  if (!NORMS.includes(v)) throw new Error(`--norms: "${v}" is not one of ${NORMS.join(', ')}`);
+  return v;
+}
+
+/** A config file's settings, checked key by key against the defaults' keys and types. */
+function readConfig(file: string): Partial<StudyConfig> {
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not a readable JSON study config (${(e as Error).message})`);
+  }
+  if (!c || typeof c !== 'object' || Array.isArray(c)) throw new Error(`${file}: a study config is a JSON object of settings`);
+  const defaults = STUDY_DEFAULTS as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(c)) {
+    if (k === 'out') continue;
+    if (!(k in defaults)) throw new Error(`${file}: unknown setting "${k}"; known: ${Object.keys(defaults).join(', ')}`);
+    const d = defaults[k];
+    const ok = Array.isArray(d) ? Array.isArray(v) && v.every((x) => typeof x === typeof d[0]) : typeof v === typeof d;
+    if (!ok) throw new Error(`${file}: "${k}" should be ${Array.isArray(d) ? `a list of ${typeof d[0]}s` : `a ${typeof d}`}, got ${JSON.stringify(v)}`);
+  }
+  return c as Partial<StudyConfig>;
+}
+
+export function studyCommand(): Command {
+  const d = STUDY_DEFAULTS;
+  const cmd = new Command('study')
+    .description(`run one of the studies (${STUDIES.join(', ')}): training runs from one initialization, landscapes on one scale, a table with sharpness numbers and summary.md`)
+    .argument('<name>', STUDIES.join(' | '))
+    .option('--config <file>', 'a JSON file of settings (the flags\' names in camelCase); flags given override it')
+    .addOption(new Option('--model <name>', 'model preset').choices(Object.keys(PRESETS)).default(d.model))
+    .addOption(new Option('--dataset <name>', 'data').choices(['mnist', 'fashion-mnist']).default(d.dataset))
+    .addOption(new Option('--optimizer <name>', 'the base optimizer (SAM runs wrap it)').choices(['adamw', 'sgd']).default(d.optimizer))
+    .option('--epochs <n>', 'epochs per run', integer(1), d.epochs)
+    .option('--train-samples <n>', 'the first n training images', integer(1, 60000), d.trainSamples)
+    .option('--test-samples <n>', 'the first n test images, for per-epoch test metrics', integer(1, 10000), d.testSamples)
+    .option('--batch-size <n>', 'training batch size', integer(1), d.batchSize)
+    .option('--lr <x>', 'learning rate (all runs but the lr study\'s)', real({ above: 0 }), d.lr)
+    .option('--rho <x>', 'SAM radius (evolution)', real({ above: 0 }), d.rho)
+    .option('--seed <n>', 'initialization and data order, the same for every run', integer(0), d.seed)
+    .option('--direction-seed <n>', 'seed of the random directions, the same for every panel', integer(0), d.directionSeed)
+    .addOption(new Option('--norm <kind>', 'direction normalization').choices(NORMS).default(d.normalization))
+    .option('--steps <n>', 'landscape points per axis', integer(2, 501), d.steps)
+    .option('--range <x>', 'landscape coordinates from -x to x', real({ above: 0 }), d.range)
+    .option('--samples <n>', 'test images per landscape point (and for the sharpness numbers)', integer(1, 10000), d.samples)
+    .option('--lrs <list>', 'lr: learning rates', list(real({ above: 0 })), d.lrs)
+    .option('--rhos <list>', 'rho: SAM radii (0 checks that SAM reproduces the base optimizer)', list(real({ atLeast: 0 })), d.rhos)
+    .option('--every <n>', 'evolution: a landscape every n epochs (and at the initialization)', integer(1), d.every)
+    .option('--norms <list>', 'traversal: normalizations side by side', list(norm), d.norms)
+    .option('--ranges <list>', 'distance: ranges of the same directions', list(real({ above: 0 })), d.ranges)
+    .option('--sharpness-rho <x>', 'ρ of the SAM-sharpness column', real({ above: 0 }), d.sharpnessRho)
+    .option('--no-hessian', 'leave out the Hessian\'s top eigenvalue (Lanczos) from the tables')
+    .option('--out <dir>', 'output folder (default: studies/NAME)')
+    .option('--smoke', 'tiny sizes (seconds): checks that every piece runs', false)
+    .option('--resume', 'continue the runs and landscapes of a killed study in --out', false);
+  return cmd.action(async (name: string, o: Record<string, unknown>) => {
+    if (!STUDIES.includes(name as StudyName)) throw new Error(`study: unknown study "${name}"; choose ${STUDIES.join(', ')}`);
+    const fromFile = typeof o.config === 'string' ? readConfig(o.config) : {};
+    // flags given on the command line override the config file, which overrides the defaults
+    const given = Object.fromEntries(Object.entries(o).filter(([k]) => cmd.getOptionValueSource(k) === 'cli'));
+    const renamed = (r: Record<string, unknown>) => {
+      const { norm: n, config: _, smoke: __, ...rest } = r;
+      return { ...rest, ...(n !== undefined ? { normalization: n } : {}) };
+    };
+    const config = { ...d, out: `studies/${name}`, ...fromFile, ...renamed(given), ...(o.smoke ? STUDY_SMOKE : {}) } as StudyConfig;
+    const engine = await init();
+    const events = studyEvents(`study ${name}`);
+    console.error(`losscape study ${name}: ${config.model} on ${config.dataset}, adapter ${engine.adapter.description}; writing ${config.out}/`);
+    const result = await runStudy(name as StudyName, config, events);
+    events.stop();
+    console.log(`\n${textTable(result.columns, result.rows)}\n`);
+    console.log(`losscape study ${name}: ${config.out}/summary.md, figure-3d.png, figure-contour.png, table.json`);
+  });
+}

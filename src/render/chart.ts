@@ -1,0 +1,98 @@
+// Line charts as SVG: several series on shared axes, one panel per quantity (training curves: loss
+// and accuracy per epoch for each run; a study's edge loss through training). Colours from
+// d3-scale-chromatic's Tableau10, one per run; a second style per run (dashed) for its second
+// series kind (train against test). Pure: rasterized by resvg in Node, or put in a page as is.
+import { scaleLinear } from 'd3-scale';
+import { schemeTableau10 } from 'd3-scale-chromatic';
+import { esc, f1, FONT, INK, polyline, text } from './svg.js';
+
+export interface Series {
+  /** legend text */
+  label: string;
+  /** which colour: series of one run share it */
+  group: number;
+  dashed?: boolean;
+  points: Array<[number, number | null]>;
+}
+
+export interface ChartPanel {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** a horizontal reference line, e.g. the loss at initialization */
+  reference?: { value: number; label: string };
+}
+
+export interface ChartOptions {
+  width?: number;
+  height?: number;
+  title?: string;
+}
+
+const MARGIN = { left: 62, right: 16, top: 34, bottom: 46 };
+
+function panelSvg(p: ChartPanel, x0: number, y0: number, w: number, h: number): string {
+  const values = p.series.flatMap((s) => s.points.map(([, v]) => v)).filter((v): v is number => v !== null && Number.isFinite(v));
+  if (p.reference) values.push(p.reference.value);
+  const xs = p.series.flatMap((s) => s.points.map(([x]) => x));
+  const plot = { x: x0 + MARGIN.left, y: y0 + MARGIN.top, w: w - MARGIN.left - MARGIN.right, h: h - MARGIN.top - MARGIN.bottom };
+  const sx = scaleLinear().domain(xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]).range([plot.x, plot.x + plot.w]);
+  const sy = scaleLinear().domain(values.length ? [Math.min(...values), Math.max(...values)] : [0, 1]).range([plot.y + plot.h, plot.y]).nice();
+  if (sx.domain()[0] === sx.domain()[1]) sx.domain([sx.domain()[0]! - 1, sx.domain()[1]! + 1]);
+  if (sy.domain()[0] === sy.domain()[1]) sy.domain([sy.domain()[0]! - 1, sy.domain()[1]! + 1]);
+  const out = [text(x0 + w / 2, y0 + 20, p.title, 'font-size="14" text-anchor="middle" font-weight="bold"')];
+  out.push(`<rect x="${f1(plot.x)}" y="${f1(plot.y)}" width="${f1(plot.w)}" height="${f1(plot.h)}" fill="none" stroke="${INK}" stroke-width="0.8"/>`);
+  for (const v of sy.ticks(5)) {
+    const y = sy(v);
+    out.push(`<line x1="${f1(plot.x)}" x2="${f1(plot.x + plot.w)}" y1="${f1(y)}" y2="${f1(y)}" stroke="#ddd"/>`, text(plot.x - 6, y + 4, sy.tickFormat(5)(v), 'font-size="11" text-anchor="end"'));
+  }
+  // integer positions (epochs, steps) get integer ticks
+  const integral = xs.every(Number.isInteger);
+  for (const v of sx.ticks(Math.min(8, Math.max(2, xs.length))).filter((t) => !integral || Number.isInteger(t))) {
+    const x = sx(v);
+    out.push(`<line x1="${f1(x)}" x2="${f1(x)}" y1="${f1(plot.y + plot.h)}" y2="${f1(plot.y + plot.h + 5)}" stroke="${INK}"/>`, text(x, plot.y + plot.h + 18, sx.tickFormat(8)(v), 'font-size="11" text-anchor="middle"'));
+  }
+  out.push(text(plot.x + plot.w / 2, y0 + h - 8, p.xLabel, 'font-size="12" text-anchor="middle"'));
+  const ly = plot.y + plot.h / 2;
+  out.push(text(x0 + 14, ly, p.yLabel, `font-size="12" text-anchor="middle" transform="rotate(-90 ${f1(x0 + 14)} ${f1(ly)})"`));
+  if (p.reference) {
+    const y = sy(p.reference.value);
+    out.push(`<line x1="${f1(plot.x)}" x2="${f1(plot.x + plot.w)}" y1="${f1(y)}" y2="${f1(y)}" stroke="#888" stroke-dasharray="2 3"/>`, text(plot.x + plot.w - 4, y - 4, p.reference.label, 'font-size="10" text-anchor="end" fill="#666"'));
+  }
+  const legend: string[] = [];
+  if (p.series.length) {
+    const lw = 36 + 6.5 * Math.max(...p.series.map((s) => s.label.length));
+    legend.push(`<rect x="${f1(plot.x + 3)}" y="${f1(plot.y + 3)}" width="${f1(lw)}" height="${f1(15 * p.series.length + 6)}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>`);
+  }
+  p.series.forEach((s, i) => {
+    const color = schemeTableau10[s.group % schemeTableau10.length]!;
+    // a null (non-finite) value breaks the line
+    let run: Array<[number, number]> = [];
+    const flush = () => {
+      if (run.length > 1) out.push(polyline(run, `stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}`));
+      if (run.length === 1) out.push(`<circle cx="${f1(run[0]![0])}" cy="${f1(run[0]![1])}" r="2.5" fill="${color}"/>`);
+      run = [];
+    };
+    for (const [x, v] of s.points) {
+      if (v === null || !Number.isFinite(v)) flush();
+      else run.push([sx(x), sy(v)]);
+    }
+    flush();
+    const lx = plot.x + 8;
+    const lyy = plot.y + 14 + 15 * i;
+    legend.push(`<line x1="${f1(lx)}" x2="${f1(lx + 22)}" y1="${f1(lyy - 4)}" y2="${f1(lyy - 4)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, text(lx + 28, lyy, s.label, 'font-size="11"'));
+  });
+  return [...out, ...legend].join('');
+}
+
+/** Panels side by side, each its own axes. */
+export function chartSvg(panels: ChartPanel[], opts: ChartOptions = {}): string {
+  const w = opts.width ?? 440 * panels.length;
+  const top = opts.title ? 28 : 0;
+  const h = opts.height ?? 340 + top;
+  const pw = w / Math.max(1, panels.length);
+  const body = panels.map((p, i) => panelSvg(p, i * pw, top, pw, h - top)).join('');
+  const title = opts.title ? text(w / 2, 20, opts.title, 'font-size="15" text-anchor="middle"') : '';
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="${esc(FONT)}" fill="${INK}"><rect width="${w}" height="${h}" fill="#fff"/>${title}${body}</svg>`;
+}
