@@ -37,7 +37,7 @@ export interface PartialStore {
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text);
   const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : null;
-  if (!shard || shard.count < 1 || shard.index >= shard.count) throw new Error(`shard: expected i/n with 0 <= i < n, got "${text}"`);
+  if (!shard || !Number.isSafeInteger(shard.count) || shard.count < 1 || shard.index >= shard.count) throw new Error(`shard: expected i/n with 0 <= i < n, got "${text}"`);
   return shard;
 }
 
