@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { size, take } from '../nn/data.js';
+import { decodeSafetensors } from '../nn/safetensors.js';
 import { checkLandscapeSpec, prepareLandscape, type DirectionsSpec, type LandscapeJob, type PlanKind } from '../landscape/job.js';
 import { mergePartials, parsePartial, type PartialFile, type PartialStore, type LandscapeRun, type Shard } from '../landscape/run.js';
 import { summarizeSurface, surfaceCsv, surfaceVtk, type SurfaceFile, type SurfaceSummary } from '../landscape/surface.js';
@@ -92,8 +93,14 @@ function readInputs(o: LandscapeFileOptions) {
   o.checkpoints.forEach((file, i) => {
     if (JSON.stringify(sides[i]!.config) !== JSON.stringify(sides[0]!.config)) throw new Error(`${file}: another model (${JSON.stringify(sides[i]!.config)}) than ${o.checkpoints[0]} (${JSON.stringify(sides[0]!.config)})`);
   });
-  const checkpoints = o.checkpoints.map((file) => ({ name: file, bytes: readBytes(file, 'checkpoint') }));
-  const directions: DirectionsSpec | undefined = given ? { kind: 'given', inputs: given.map((f) => ({ name: f, bytes: readBytes(f, 'direction file') })) } : random;
+  // read and parsed here (a truncated or foreign file is refused now); loaded into the model later
+  const parsed = (file: string, what: string) => {
+    const bytes = readBytes(file, what);
+    decodeSafetensors(bytes, file);
+    return { name: file, bytes };
+  };
+  const checkpoints = o.checkpoints.map((file) => parsed(file, 'checkpoint'));
+  const directions: DirectionsSpec | undefined = given ? { kind: 'given', inputs: given.map((f) => parsed(f, 'direction file')) } : random;
   const shard = o.shard ?? { index: 0, count: 1 };
   const partialFile = partialFileOf(o.out, shard);
   removeStaleTemporaries(path.dirname(partialFile), (name) => name === path.basename(partialFile));
