@@ -3,13 +3,17 @@
 // temporaries a killed run left, and file hashes.
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 
-const TEMPORARY = /\.tmp-(\d+)$/;
+// a temporary is named by its host and process, so that only this host's dead processes' are removed
+// (several hosts may write into one shared folder: the shards of a job)
+const TEMPORARY = /\.tmp-([^-]+)-(\d+)$/;
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_');
 
 export function writeAtomic(file: string, data: Uint8Array | string): void {
   mkdirSync(path.dirname(file) || '.', { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${HOST}-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -29,7 +33,7 @@ const alive = (pid: number) => {
   }
 };
 
-/** Removes the temporaries of writeAtomic that a killed process left in `dir` (its pid is gone) for files whose name `belongs`. */
+/** Removes the temporaries of writeAtomic that a killed process of this host left in `dir` (its pid is gone), for files whose name `belongs`. */
 export function removeStaleTemporaries(dir: string, belongs: (name: string) => boolean): void {
   let entries: string[];
   try {
@@ -39,7 +43,7 @@ export function removeStaleTemporaries(dir: string, belongs: (name: string) => b
   }
   for (const e of entries) {
     const m = TEMPORARY.exec(e);
-    if (m && belongs(e.slice(0, m.index)) && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(path.join(dir, e), { force: true });
+    if (m && m[1] === HOST && belongs(e.slice(0, m.index)) && Number(m[2]) !== process.pid && !alive(Number(m[2]))) rmSync(path.join(dir, e), { force: true });
   }
 }
 

@@ -103,7 +103,9 @@ function readInputs(o: LandscapeFileOptions) {
   const directions: DirectionsSpec | undefined = given ? { kind: 'given', inputs: given.map((f) => parsed(f, 'direction file')) } : random;
   const shard = o.shard ?? { index: 0, count: 1 };
   const partialFile = partialFileOf(o.out, shard);
-  removeStaleTemporaries(path.dirname(partialFile), (name) => name === path.basename(partialFile));
+  const base = path.basename(o.out);
+  const ours = new Set([path.basename(partialFile), ...['d1.safetensors', 'd2.safetensors', 'json', 'csv', 'vtk'].map((ext) => `${base}.${ext}`)]);
+  removeStaleTemporaries(path.dirname(partialFile), (name) => ours.has(name));
   if (o.resume && existsSync(partialFile)) {
     const old = readPartial(partialFile);
     if (old.shard.index !== shard.index || old.shard.count !== shard.count) throw new Error(`${partialFile}: holds shard ${old.shard.index}/${old.shard.count}, not ${shard.index}/${shard.count}`);
