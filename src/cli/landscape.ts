@@ -81,6 +81,7 @@ export function landscapeCommand(): Command {
       const bar = progressBar('landscape {bar} {value}/{total} points | {rate} points/s | ETA {eta_formatted}');
       const t0 = performance.now();
       let evaluated = 0;
+      let resumed = 0;
       const result = await landscapeFromFiles({
         checkpoints: o.checkpoint, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps,
         directions: o.plan !== 'line' && o.plan !== 'plane' ? undefined
@@ -88,7 +89,10 @@ export function landscapeCommand(): Command {
         dataset: o.dataset, samples: o.samples, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration: o.calibration,
         out: o.out, chunk: o.chunk, shard: o.shard, resume: o.resume,
       }, {
-        onStart: (done, total) => bar.start(total, done, { rate: '-' }),
+        onStart: (done, total) => {
+          resumed = done;
+          bar.start(total, done, { rate: '-' });
+        },
         onChunk: (chunk, done) => {
           evaluated += chunk.length;
           bar.update(done, { rate: (evaluated / ((performance.now() - t0) / 1e3)).toFixed(2) });
@@ -100,7 +104,7 @@ export function landscapeCommand(): Command {
         const timings = result.surface!.provenance.timings as { pointsPerSecond: number | null };
         console.error(`losscape landscape: ${summaryLine(result.summary, timings.pointsPerSecond)}`);
       }
-      console.log(JSON.stringify({ out: result.files, evaluator: result.job.evaluator, points: result.job.points, seconds, ...(result.summary ? { summary: result.summary } : { shard: `${o.shard!.index}/${o.shard!.count}` }) }));
+      console.log(JSON.stringify({ out: result.files, evaluator: result.job.evaluator, points: result.job.points, resumed, seconds, ...(result.summary ? { summary: result.summary } : { shard: `${o.shard!.index}/${o.shard!.count}` }) }));
     });
 }
 
