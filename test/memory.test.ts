@@ -48,6 +48,24 @@ describe('GPU memory', () => {
     expect(after.buffersLive).toBe(before.buffersLive);
   });
 
+  it('is given back when prepareLandscape() refuses a spec after building the model', async () => {
+    const config: L.ModelConfig = { kind: 'mlp', sizes: [2, 8, 3] };
+    const model = L.createModel(config, 1);
+    const good = { name: 'a.safetensors', bytes: await L.weightsToBytes(model) };
+    model.dispose();
+    const other = L.createModel({ kind: 'mlp', sizes: [2, 9, 3] }, 1);
+    const bad = { name: 'b.safetensors', bytes: await L.weightsToBytes(other) };
+    other.dispose();
+    const before = await settled();
+    const spec = { config, plan: 'interp' as const, steps: 3, data: L.spirals(16, 3, 1), dataInfo: {}, batchSize: 16 };
+    // the data do not fit the model (checked with one sample once the model exists)
+    await expect(L.prepareLandscape({ ...spec, checkpoints: [good, good], data: L.blobs(16, 3, 5, 1) })).rejects.toThrow(/^evaluation data: the model .* does not take samples of shape \[5\]/);
+    // the second checkpoint does not fit: refused after the first was loaded and copied
+    await expect(L.prepareLandscape({ ...spec, checkpoints: [good, bad] })).rejects.toThrow(/^b\.safetensors: does not fit the model \(MLP\)/);
+    const after = await settled();
+    expect(after.bytesLive, `live bytes after two refused specs; ${note}`).toBe(before.bytesLive);
+  });
+
   it('stays flat over 1,000 training steps (train() with an onStep hook sampling the engine)', async () => {
     const data = L.spirals(2000, 3, SEED % 1000);
     const live: number[] = [];
