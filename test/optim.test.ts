@@ -197,7 +197,7 @@ describe('AdamW and SAM over AdamW against float64 torch.optim.AdamW, 25 steps f
   });
 
   for (const adaptive of [false, true]) {
-    it(`new ${adaptive ? 'SAM(…, {adaptive})' : 'SAM'}(new AdamW(…)): perturbation, exact restore, AdamW step with the perturbed gradient`, async () => {
+    it(`${adaptive ? 'ASAM' : 'SAM'} over AdamW (new SAM(new AdamW(…)${adaptive ? ', { adaptive: true }' : ''})): perturbation, exact restore, AdamW step with the perturbed gradient`, async () => {
       const flat = zeroToy();
       const w = zeroW();
       const rho = adaptive ? 0.5 : 0.05;
