@@ -4,7 +4,7 @@
 // its progress equal but for timings), the metrics equal but for timings, the surface equal point for
 // point, and no temporary is left. The moments are drawn from the test seed (printed on failure).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,7 @@ const temporary = (f: string) => /\.tmp-[^-]+-\d+$/.test(f);
 
 /** Every file a run left (temporaries aside) parses as what its name says. */
 function expectAllParse(dir: string, what: string): void {
+  if (!existsSync(dir)) return; // killed before it wrote anything
   for (const f of readdirSync(dir)) {
     if (temporary(f)) continue;
     const file = path.join(dir, f);
