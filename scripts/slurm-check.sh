@@ -16,7 +16,7 @@ work=$(mktemp -d /tmp/losscape-slurm.XXXXXX)
 losscape="node $repo/bin/losscape.mjs"
 started=()
 
-fail() { echo "slurm-check: FAILED: $*" >&2; exit 1; }
+fail() { echo "slurm-check: FAILED: $* (logs in $work)" >&2; exit 1; }
 say() { echo "slurm-check: $*" >&2; }
 cleanup() {
   [ -n "${SLURM_CONF:-}" ] && scancel --quiet --user=root 2>/dev/null || true
@@ -146,4 +146,6 @@ node -e '
   if (!same) { console.error("merged surface differs from the unsharded run"); process.exit(1); }
   console.error(`slurm-check: merged ${a.x.length}x${a.y.length} surface equals the unsharded run point for point`);
 ' whole/plane.json results/plane.json || fail "surfaces differ"
+cd /
+rm -rf "$work"
 say "passed"
