@@ -15,6 +15,7 @@ repo=$(pwd)
 work=$(mktemp -d /tmp/losscape-slurm.XXXXXX)
 losscape="node $repo/bin/losscape.mjs"
 started=()
+passed=0
 
 fail() { echo "slurm-check: FAILED: $* (logs in $work)" >&2; exit 1; }
 say() { echo "slurm-check: $*" >&2; }
@@ -22,6 +23,7 @@ cleanup() {
   [ -n "${SLURM_CONF:-}" ] && scancel --quiet --user=root 2>/dev/null || true
   for pidfile in "${started[@]}"; do [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
   sleep 1
+  if [ "$passed" = 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -146,6 +148,5 @@ node -e '
   if (!same) { console.error("merged surface differs from the unsharded run"); process.exit(1); }
   console.error(`slurm-check: merged ${a.x.length}x${a.y.length} surface equals the unsharded run point for point`);
 ' whole/plane.json results/plane.json || fail "surfaces differ"
-cd /
-rm -rf "$work"
+passed=1
 say "passed"
