@@ -14,19 +14,8 @@ cd "$(dirname "$0")/.."
 packages=(build-essential python3 pkg-config libxi-dev libxext-dev libgl-dev xvfb xauth fonts-dejavu-core dataset-fashion-mnist)
 [ "${1:-}" = "--for-tests" ] && packages+=(chromium)
 
-# apt-get with retries while /var/lib/dpkg/lock or /var/lib/apt/lists/lock is held (up to 10 minutes)
-apt_retry() {
-  local log; log=$(mktemp)
-  for _ in $(seq 1 60); do
-    if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=10 "$@" 2>"$log"; then rm -f "$log"; return 0; fi
-    if grep -qiE 'could not get lock|unable to lock|is another process using it' "$log"; then
-      echo "setup: apt is locked by another job; waiting" >&2; sleep 10
-    else
-      cat "$log" >&2; rm -f "$log"; return 1
-    fi
-  done
-  cat "$log" >&2; rm -f "$log"; echo "setup: apt stayed locked for 10 minutes" >&2; return 1
-}
+# shellcheck source=scripts/apt-retry.sh
+source scripts/apt-retry.sh
 
 missing=()
 for p in "${packages[@]}"; do

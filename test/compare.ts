@@ -90,6 +90,22 @@ export function compare(out: ArrayLike<number>, ref: ArrayLike<number>, tol: Tol
   return { failures, worst };
 }
 
+/**
+ * ‖out − ref‖ / ‖ref‖ over a whole tensor: only where a specification states its bound this way
+ * (an optimizer's parameters against torch.optim, "≤ 1e-6 relative per tensor"); element checks
+ * use compare().
+ */
+export function normRelative(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (out.length !== ref.length) throw new Error(`normRelative: ${out.length} results for ${ref.length} reference values`);
+  let d = 0;
+  let r = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d += (out[i]! - ref[i]!) ** 2;
+    r += ref[i]! ** 2;
+  }
+  return Math.sqrt(d) / Math.sqrt(r || 1);
+}
+
 /** Root mean square of the values. */
 export function rms(values: ArrayLike<number>): number {
   let sq = 0;

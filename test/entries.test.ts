@@ -1,11 +1,11 @@
 // The core entry runs wherever WebGPU does: bundled for a browser, it must reach no Node API except
-// the two guarded fallbacks that load Dawn and the kernel files when running in Node.
+// the guarded fallbacks that load Dawn (and quiet its start-up notes) and the kernel files when running in Node.
 import * as esbuild from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { inlineKernels } from '../scripts/bundle.mjs';
 
 const NODE_FALLBACKS = new Map([
-  ['src/gpu/device.ts', ['webgpu']],
+  ['src/gpu/device.ts', ['webgpu', 'node:fs']],
   ['src/gpu/kernel-source.ts', ['node:fs/promises']],
 ]);
 

@@ -72,8 +72,35 @@ describe('training', () => {
     await expect(L.train({ ...base, epochs: -1 })).rejects.toThrow('epochs: need an integer of at least 1, got -1');
     await expect(L.train({ ...base, lr: NaN })).rejects.toThrow('lr: need a number above 0, got NaN');
     await expect(L.train({ ...base, batchSize: 100 })).rejects.toThrow(/batch size: 100 is more than the 64 training samples/);
-    await expect(L.train({ ...base, rho: -0.1 })).rejects.toThrow('rho: need a number of at least 0, got -0.1');
+    await expect(L.train({ ...base, optimizer: 'sam', rho: -0.1 })).rejects.toThrow('rho: need a number of at least 0, got -0.1');
     await expect(L.train({ ...base, saveEvery: { steps: 0 } })).rejects.toThrow('save every (steps): need an integer of at least 1, got 0');
+    // options that would do nothing in the combination given
+    await expect(L.train({ ...base, rho: 0.1 })).rejects.toThrow('rho: the radius of SAM and ASAM; sgd has none');
+    await expect(L.train({ ...base, optimizer: 'adamw', momentum: 0.9 })).rejects.toThrow("momentum: SGD's (and SAM's over SGD); adamw has its betas instead");
+    await expect(L.train({ ...base, optimizer: 'sam', samBase: 'adamw', momentum: 0.9 })).rejects.toThrow("momentum: SGD's (and SAM's over SGD); sam over adamw");
+    await expect(L.train({ ...base, samBase: 'adamw' })).rejects.toThrow('samBase: only SAM and ASAM wrap a base optimizer, not sgd');
+    await expect(L.train({ ...base, optimizer: 'adam' as L.OptimizerName })).rejects.toThrow('optimizer: expected one of sgd, adamw, sam, asam, got "adam"');
+    await expect(L.train({ ...base, cropPadding: 2 })).rejects.toThrow('crop padding and flip: need images [C, H, W]; spirals has samples of shape [2]');
+    await expect(L.train({ ...base, resume: true })).rejects.toThrow('resume: needs a store');
+    await expect(L.train({ ...base, schedule: { kind: 'cosine', totalSteps: 0 } })).rejects.toThrow('schedule total steps: need an integer of at least 1, got 0');
+    // data that does not fit the model, or itself: refused before the first step, naming the set
+    await expect(L.train({ ...base, model: { kind: 'mlp', sizes: [3, 4, 3] } })).rejects.toThrow(/^training set \(spirals\): the model .* does not take samples of shape \[2\] \(matmul: inner dimensions differ/);
+    await expect(L.train({ ...base, model: { kind: 'mlp', sizes: [2, 4, 2] } })).rejects.toThrow('training set (spirals): 3 classes, but the model (mlp) gives 2 outputs per sample');
+    await expect(L.train({ ...base, train: { ...data, labels: data.labels.map((l, i) => (i === 5 ? 7 : l)) } })).rejects.toThrow('training set (spirals): label 7 of sample 5 is outside 0..2');
+    await expect(L.train({ ...base, test: { ...data, inputs: data.inputs.subarray(1) } })).rejects.toThrow('test set (spirals): 127 input values for 64 samples of shape [2] (128 expected)');
+  });
+
+  it('refuses to resume a run with other settings, naming each', async () => {
+    const data = L.spirals(64, 3, 1);
+    const base = { model: { kind: 'mlp', sizes: [2, 4, 3] } as L.ModelConfig, optimizer: 'sgd' as const, lr: 0.1, epochs: 1, batchSize: 8, seed: 0, train: data, test: data };
+    const dir = mkdtempSync(path.join(tmpdir(), 'losscape-resume-'));
+    (await L.train({ ...base, store: N.checkpointDir(dir) })).model.dispose();
+    await expect(L.train({ ...base, epochs: 2, lr: 0.2, batchSize: 16, store: N.checkpointDir(dir), resume: true }))
+      .rejects.toThrow(/train-state.safetensors: written by a run with other settings; resume with the same lr \(0.1, not 0.2\), batchSize \(8, not 16\)$/);
+    await expect(L.train({ ...base, epochs: 2, model: { kind: 'mlp', sizes: [2, 5, 3] }, store: N.checkpointDir(dir), resume: true })).rejects.toThrow(/written for another model configuration/);
+    const more = await L.train({ ...base, epochs: 2, store: N.checkpointDir(dir), resume: true });
+    expect(more.history.map((h) => h.epoch)).toEqual([1, 2]);
+    more.model.dispose();
   });
 });
 

@@ -1,11 +1,10 @@
 // `losscape landscape` and `losscape merge`: options, progress and the summary; the job itself is
 // landscapeFromFiles (src/node/landscape.ts) over prepareLandscape (src/landscape/job.ts).
 import { Command, Option } from 'commander';
-import { parseShard } from '../landscape/run.js';
+import type { Shard } from '../landscape/run.js';
 import type { SurfaceSummary } from '../landscape/surface.js';
 import { landscapeFromFiles, mergeFiles } from '../node/landscape.js';
-import { init } from '../tensor/runtime.js';
-import { integer, range } from './options.js';
+import { integer, outputPath, range, refuseIdle, shard } from './options.js';
 import { progressBar } from './progress.js';
 
 interface LandscapeCliOptions {
@@ -25,7 +24,7 @@ interface LandscapeCliOptions {
   evaluator: 'auto' | 'batched' | 'sequential';
   out: string;
   chunk?: number;
-  shard?: string;
+  shard?: Shard;
   batchNorm: 'eval' | 'recalibrate';
   calibration: number;
   directions?: string[];
@@ -64,28 +63,36 @@ export function landscapeCommand(): Command {
     .option('--samples <n>', 'evaluation samples from the test split (every one is used)', integer(1, 10000), 1000)
     .option('--batch-size <n>', 'evaluation batch size', integer(1), 500)
     .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential; auto: batched where the model has a stacked form').choices(['auto', 'batched', 'sequential']).default('auto'))
-    .option('--out <path>', 'output path without extension (folders are created)', 'surface')
+    .option('--out <path>', 'output path without extension (folders are created)', outputPath, 'surface')
     .addOption(new Option('--batch-norm <mode>', 'BatchNorm at each point: running statistics, or re-estimated from training batches').choices(['eval', 'recalibrate']).default('eval'))
     .option('--calibration <n>', 'training samples for --batch-norm recalibrate', integer(1, 60000), 1000)
     .option('--chunk <n>', 'points per pass and per save (default: the batched evaluator\'s K, at most a tenth of the grid but at least 8; sequential 4)', integer(1))
-    .option('--shard <i/n>', 'evaluate only points i, i+n, i+2n, ... (merge the shards with losscape merge)')
+    .option('--shard <i/n>', 'evaluate only points i, i+n, i+2n, ... (merge the shards with losscape merge)', shard)
     .option('--resume', 'continue from OUT.partial.json (a killed run loses at most one chunk)', false)
-    .action(async (o: LandscapeCliOptions) => {
-      if (o.keep1d && o.ignore1d) throw new Error('--keep-1d and --ignore-1d contradict each other');
-      const shard = o.shard ? parseShard(o.shard) : undefined;
-      if (o.directions && o.plan !== 'line' && o.plan !== 'plane') throw new Error(`--directions: plan ${o.plan} makes its own directions from the checkpoints`);
-      await init();
+    .action(async (o: LandscapeCliOptions, cmd: Command) => {
+      if (o.keep1d && o.ignore1d) throw new Error('--keep-1d: contradicts --ignore-1d');
+      const random = o.plan === 'line' || o.plan === 'plane';
+      if (o.directions && !random) throw new Error(`--directions: plan ${o.plan} makes its own directions from the checkpoints`);
+      const notRandom = !random ? `plan ${o.plan} makes its own directions from the checkpoints` : o.directions ? '--directions are used as given' : false;
+      refuseIdle(cmd, [
+        ['norm', '--norm', notRandom], ['seed', '--seed', notRandom], ['only', '--only', notRandom], ['keep1d', '--keep-1d', notRandom], ['ignore1d', '--ignore-1d', notRandom],
+        ['calibration', '--calibration', o.batchNorm !== 'recalibrate' && 'only --batch-norm recalibrate uses calibration samples'],
+      ]);
       const bar = progressBar('landscape {bar} {value}/{total} points | {rate} points/s | ETA {eta_formatted}');
       const t0 = performance.now();
       let evaluated = 0;
+      let resumed = 0;
       const result = await landscapeFromFiles({
         checkpoints: o.checkpoint, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps,
         directions: o.plan !== 'line' && o.plan !== 'plane' ? undefined
           : o.directions ? { kind: 'given', files: o.directions } : { kind: 'random', seed: o.seed, normalization: o.norm, oneD: o.keep1d ? 'keep' : 'ignore', only: o.only },
         dataset: o.dataset, samples: o.samples, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration: o.calibration,
-        out: o.out, chunk: o.chunk, shard, resume: o.resume,
+        out: o.out, chunk: o.chunk, shard: o.shard, resume: o.resume,
       }, {
-        onStart: (done, total) => bar.start(total, done, { rate: '-' }),
+        onStart: (done, total) => {
+          resumed = done;
+          bar.start(total, done, { rate: '-' });
+        },
         onChunk: (chunk, done) => {
           evaluated += chunk.length;
           bar.update(done, { rate: (evaluated / ((performance.now() - t0) / 1e3)).toFixed(2) });
@@ -97,14 +104,14 @@ export function landscapeCommand(): Command {
         const timings = result.surface!.provenance.timings as { pointsPerSecond: number | null };
         console.error(`losscape landscape: ${summaryLine(result.summary, timings.pointsPerSecond)}`);
       }
-      console.log(JSON.stringify({ out: result.files, evaluator: result.job.evaluator, points: result.job.points, seconds, ...(result.summary ? { summary: result.summary } : { shard: o.shard }) }));
+      console.log(JSON.stringify({ out: result.files, evaluator: result.job.evaluator, points: result.job.points, resumed, seconds, ...(result.summary ? { summary: result.summary } : { shard: `${o.shard!.index}/${o.shard!.count}` }) }));
     });
 }
 
 export function mergeCommand(): Command {
   return new Command('merge')
     .description('join the partial files of a sharded landscape run into OUT.json, OUT.csv and OUT.vtk')
-    .requiredOption('--out <path>', 'output path without extension')
+    .requiredOption('--out <path>', 'output path without extension', outputPath)
     .argument('<parts...>', 'partial files (one per shard)')
     .action((parts: string[], o: { out: string }) => {
       const { files, summary, surface } = mergeFiles(parts, o.out);

@@ -1,7 +1,10 @@
-// Option parsers for the commands: every numeric option is checked when it is parsed, before any
-// work starts, and commander names the option in its error ("option '--samples <n>' argument '0'
-// is invalid. expected an integer of at least 1").
-import { InvalidArgumentError } from 'commander';
+// Option parsers and checks for the commands: every option is checked when it is parsed, before any
+// work starts, and the error names the option ("--samples: expected an integer from 1 to 10000, got
+// "0"", through main.ts's errorLine); `given` tells an option set on the command line from a default,
+// so that options which do nothing in a combination are refused rather than ignored.
+import { existsSync, statSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseShard, type Shard } from '../landscape/run.js';
 
 const parse = (v: string) => (/^\s*$/.test(v) ? NaN : Number(v));
 
@@ -43,4 +46,43 @@ export function list<T>(item: (v: string) => T): (v: string) => T[] {
         throw new InvalidArgumentError(`expected a comma-separated list; item "${s.trim()}": ${(e as Error).message}`);
       }
     });
+}
+
+/** One of the given words. */
+export function oneOf<T extends string>(values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    return v as T;
+  };
+}
+
+/** i/n with 0 <= i < n. */
+export function shard(v: string): Shard {
+  try {
+    return parseShard(v);
+  } catch {
+    throw new InvalidArgumentError('expected i/n with integers 0 <= i < n, e.g. 0/8');
+  }
+}
+
+/** An output path without extension (OUT.json, OUT.csv, ... are written): not a folder. */
+export function outputPath(v: string): string {
+  if (v === '' || /[/\\]$/.test(v) || (existsSync(v) && statSync(v).isDirectory())) throw new InvalidArgumentError('expected a path without extension such as runs/plane (OUT.json, OUT.csv, ... are written), not a folder');
+  return v;
+}
+
+/** A folder to write into: absent (it is created) or a folder. */
+export function folder(v: string): string {
+  if (v === '' || (existsSync(v) && !statSync(v).isDirectory())) throw new InvalidArgumentError('expected a folder (created if missing), not a file');
+  return v;
+}
+
+/** Whether an option was set on the command line (not a default). */
+export function given(cmd: Command, name: string): boolean {
+  return cmd.getOptionValueSource(name) === 'cli';
+}
+
+/** Refuses options that do nothing in this combination: each entry [option key, flag, why not]. */
+export function refuseIdle(cmd: Command, idle: Array<[string, string, string | false]>): void {
+  for (const [key, flag, why] of idle) if (why && given(cmd, key)) throw new Error(`${flag}: ${why}`);
 }

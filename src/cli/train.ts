@@ -2,13 +2,13 @@
 // with its snapshots in a folder (src/node/train.ts): a checkpoint each epoch, numbered ones with
 // --save-every, and --resume continuing a killed run from its last snapshot.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { blobs, spirals, take, type Dataset } from '../nn/data.js';
-import { presetConfig, PRESETS } from '../nn/models.js';
-import { train, type OptimizerName } from '../nn/train.js';
+import { blobs, size, spirals, take, type Dataset } from '../nn/data.js';
+import { presetConfig, PRESETS, type ModelConfig } from '../nn/models.js';
+import { checkTrainOptions, train, type OptimizerName, type TrainOptions } from '../nn/train.js';
 import { imageDataset } from '../node/data.js';
-import { checkpointDir } from '../node/train.js';
+import { checkpointDir, holdsTrainState } from '../node/train.js';
 import { init } from '../tensor/runtime.js';
-import { integer, real } from './options.js';
+import { folder, integer, real, refuseIdle } from './options.js';
 import { progressBar } from './progress.js';
 
 interface TrainCliOptions {
@@ -46,6 +46,14 @@ export function trainTestSets(name: string, seed: number): [Dataset, Dataset] {
   }
 }
 
+/** The preset for a dataset: the MLP's input and output sizes follow the data; the image models take 28x28 images only. */
+function modelFor(name: string, dataset: string, synthetic: Dataset | null): ModelConfig {
+  const config = presetConfig(name);
+  if (!synthetic) return config;
+  if (config.kind !== 'mlp') throw new Error(`--model: ${name} takes 28x28 images (mnist, fashion-mnist), not ${dataset}; use --model mlp`);
+  return { ...config, sizes: [synthetic.sampleShape.reduce((a, b) => a * b, 1), ...config.sizes.slice(1, -1), synthetic.classes] };
+}
+
 /** "500" or "500s": every 500 optimizer steps; "2e": every 2 epochs. */
 function saveEvery(v: string): { steps?: number; epochs?: number } {
   const m = /^(\d+)(s|e)?$/.exec(v.trim());
@@ -75,29 +83,40 @@ export function trainCommand(): Command {
     .option('--train-subset <n>', 'use the first n training samples', integer(1))
     .option('--test-subset <n>', 'use the first n test samples', integer(1))
     .option('--augment', 'random crops (padding 2) for image data', false)
-    .option('--out <dir>', 'folder for checkpoints and metrics (created)')
+    .option('--out <dir>', 'folder for checkpoints and metrics (created)', folder)
     .option('--save-every <n>', 'also keep numbered checkpoints (and one at step 0) every N steps ("500", "500s") or N epochs ("2e"), for the trajectory plan', saveEvery)
     .option('--resume', 'continue from the last snapshot in --out', false)
-    .action(async (o: TrainCliOptions) => {
-      if (o.resume && !o.out) throw new Error('--resume needs --out (the folder of the run to continue)');
-      if (o.saveEvery && !o.out) throw new Error('--save-every needs --out (the folder to keep the checkpoints in)');
-      const engine = await init();
+    .action(async (o: TrainCliOptions, cmd: Command) => {
+      // contradictions and files first, before any data loads or the GPU starts
+      if (o.resume && !o.out) throw new Error('--resume: needs --out (the folder of the run to continue)');
+      if (o.saveEvery && !o.out) throw new Error('--save-every: needs --out (the folder to keep the checkpoints in)');
+      const sam = o.optimizer === 'sam' || o.optimizer === 'asam';
+      const base = sam ? o.samBase : o.optimizer;
+      const images = o.dataset === 'mnist' || o.dataset === 'fashion-mnist';
+      refuseIdle(cmd, [
+        ['samBase', '--sam-base', !sam && `only sam and asam wrap a base optimizer, not --optimizer ${o.optimizer}`],
+        ['rho', '--rho', !sam && `the radius of sam and asam; --optimizer ${o.optimizer} has none`],
+        ['momentum', '--momentum', base === 'adamw' && `SGD's momentum; ${sam ? `${o.optimizer} over ` : ''}adamw has none`],
+        ['augment', '--augment', !images && `random crops need images (mnist, fashion-mnist), not ${o.dataset}`],
+      ]);
+      if (o.out && !o.resume && holdsTrainState(o.out)) throw new Error(`--out: ${o.out} holds a run (train-state.safetensors); continue it with --resume, or choose another folder`);
       let [trainSet, testSet] = trainTestSets(o.dataset, o.seed);
+      const config = modelFor(o.model, o.dataset, images ? null : trainSet);
+      for (const [flag, n, d] of [['--train-subset', o.trainSubset, trainSet], ['--test-subset', o.testSubset, testSet]] as const) {
+        if (n !== undefined && n > size(d)) throw new Error(`${flag}: ${n} is more than the ${size(d)} samples of ${d.name}`);
+      }
       if (o.trainSubset) trainSet = take(trainSet, o.trainSubset);
       if (o.testSubset) testSet = take(testSet, o.testSubset);
-      const config = presetConfig(o.model);
       const batchesPerEpoch = Math.floor(trainSet.labels.length / o.batchSize);
       const schedule =
-        o.schedule === 'cosine' ? { kind: 'cosine' as const, totalSteps: o.epochs * batchesPerEpoch }
-        : o.schedule === 'step' ? { kind: 'step' as const, stepSize: batchesPerEpoch, gamma: 0.5 }
+        o.schedule === 'cosine' ? { kind: 'cosine' as const, totalSteps: Math.max(1, o.epochs * batchesPerEpoch) }
+        : o.schedule === 'step' ? { kind: 'step' as const, stepSize: Math.max(1, batchesPerEpoch), gamma: 0.5 }
         : { kind: 'constant' as const };
-      const optimizerName = o.optimizer.startsWith('sam') || o.optimizer === 'asam' ? `${o.optimizer} over ${o.samBase}` : o.optimizer;
-      console.error(`losscape train: ${o.model} with ${optimizerName} on ${trainSet.name} (${trainSet.labels.length} samples), adapter ${engine.adapter.description}`);
       const bar = progressBar('epoch {epoch} {bar} {value}/{total} batches | loss {loss} | acc {acc} | {rate} samples/s | ETA {eta_formatted}');
       let barEpoch = 0;
-      const result = await train({
-        model: config, optimizer: o.optimizer, samBase: o.samBase, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
-        train: trainSet, test: testSet, momentum: o.momentum, weightDecay: o.weightDecay, rho: o.rho, schedule,
+      const options: TrainOptions = {
+        model: config, optimizer: o.optimizer, samBase: sam ? o.samBase : undefined, lr: o.lr, epochs: o.epochs, batchSize: o.batchSize, seed: o.seed,
+        train: trainSet, test: testSet, momentum: base === 'sgd' ? o.momentum : undefined, weightDecay: o.weightDecay, rho: o.rho, schedule,
         warmupSteps: o.warmup, clipNorm: o.clip, labelSmoothing: o.labelSmoothing,
         cropPadding: o.augment ? 2 : 0, store: o.out ? checkpointDir(o.out) : undefined, saveEvery: o.saveEvery, resume: o.resume,
         onProgress: (p) => {
@@ -111,7 +130,13 @@ export function trainCommand(): Command {
           barEpoch = 0;
           console.error(`epoch ${m.epoch}/${o.epochs}: train loss ${m.trainLoss.toFixed(4)} acc ${m.trainAccuracy.toFixed(4)} | test loss ${m.testLoss.toFixed(4)} acc ${m.testAccuracy.toFixed(4)} | ${m.seconds.toFixed(1)} s, ${m.samplesPerSecond.toFixed(0)} samples/s`);
         },
-      });
+      };
+      checkTrainOptions(options);
+      const engine = await init();
+      const optimizerName = sam ? `${o.optimizer} over ${o.samBase}` : o.optimizer;
+      console.error(`losscape train: ${o.model} with ${optimizerName} on ${trainSet.name} (${trainSet.labels.length} samples), adapter ${engine.adapter.description}`);
+      if (o.resume && !holdsTrainState(o.out!)) console.error(`losscape train: nothing to resume in ${o.out}; starting from the beginning`);
+      const result = await train(options);
       console.log(JSON.stringify({ model: o.model, optimizer: o.optimizer, dataset: o.dataset, final: result.final, checkpoint: result.checkpoint }, null, 2));
     });
 }

@@ -54,7 +54,9 @@ export class Engine {
     this.pool = new BufferPool(device, U.STORAGE | U.COPY_SRC | U.COPY_DST);
     this.#readPool = new BufferPool(device, U.MAP_READ | U.COPY_DST);
     this.#paramBuffer = device.createBuffer({ size: this.#paramBytes.byteLength, usage: U.UNIFORM | U.COPY_DST });
+    // kept and thrown at the next flush or read; preventDefault stops the implementation printing it too
     device.addEventListener('uncapturederror', (ev) => {
+      ev.preventDefault();
       this.#error ??= (ev as GPUUncapturedErrorEvent).error.message;
     });
   }

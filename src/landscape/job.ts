@@ -7,9 +7,10 @@ import { loadWeightsFromBytes, sha256Hex } from '../nn/checkpoint.js';
 import type { Dataset } from '../nn/data.js';
 import { FlatParameters } from '../nn/flat.js';
 import type { Layer } from '../nn/layers.js';
-import { createModel, type ModelConfig } from '../nn/models.js';
+import { checkModelConfig, checkModelTakes, createModel, type ModelConfig } from '../nn/models.js';
 import { sub } from '../tensor/elementwise.js';
 import { assign, clone } from '../tensor/layout.js';
+import type { Engine } from '../gpu/engine.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -93,12 +94,36 @@ export function defaultRange(plan: PlanKind): [number, number] {
 
 const isInt = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
 
-/** Checks a spec before any work starts; every message names the setting and what is wrong. */
-export function checkLandscapeSpec(s: LandscapeSpec): void {
+/** What checkLandscapeSpec reads: a spec whose weights, data and direction bytes may not be read yet. */
+export type LandscapeSettings = Omit<LandscapeSpec, 'config' | 'checkpoints' | 'data' | 'dataInfo' | 'calibration' | 'directions'> & {
+  checkpoints: unknown[];
+  directions?: Extract<DirectionsSpec, { kind: 'random' }> | { kind: 'given'; inputs: unknown[] };
+  data?: Dataset;
+  calibration?: Dataset;
+};
+
+const NORMALIZATIONS: Normalization[] = ['filter', 'layer', 'model', 'weight', 'none'];
+
+/**
+ * Checks a spec before any work starts; every message names the setting and what is wrong. It can
+ * run before the weights and data are read (then only the settings are checked).
+ */
+export function checkLandscapeSpec(s: LandscapeSettings): void {
+  const oneOf = (name: string, v: unknown, values: readonly string[]) => {
+    if (v !== undefined && !values.includes(v as string)) throw new Error(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+  };
+  oneOf('evaluator', s.evaluator, ['auto', 'batched', 'sequential']);
+  oneOf('batch norm', s.batchNorm, ['eval', 'recalibrate']);
+  oneOf('directions', s.directions?.kind, ['random', 'given']);
+  if (s.directions?.kind === 'random') {
+    if (!isInt(s.directions.seed, 0)) throw new Error(`directions seed: need an integer of at least 0, got ${s.directions.seed}`);
+    oneOf('normalization', s.directions.normalization, NORMALIZATIONS);
+    oneOf('1-D parameters', s.directions.oneD, ['ignore', 'keep']);
+  }
   const need = PLAN_CHECKPOINTS[s.plan];
   if (need === undefined) throw new Error(`plan: unknown plan "${s.plan}"; choose ${Object.keys(PLAN_CHECKPOINTS).join(', ')}`);
   const n = s.checkpoints.length;
-  if (s.plan === 'trajectory' ? n < need : n !== need) throw new Error(`plan ${s.plan} needs ${s.plan === 'trajectory' ? 'at least ' : ''}${need} checkpoint(s), got ${n}`);
+  if (s.plan === 'trajectory' ? n < need : n !== need) throw new Error(`checkpoints: plan ${s.plan} takes ${s.plan === 'trajectory' ? 'at least ' : ''}${need}, got ${n}`);
   if (!isInt(s.steps, 2)) throw new Error(`steps: need an integer of at least 2 points per axis, got ${s.steps}`);
   for (const [name, r] of [['range', s.range], ['yrange', s.yrange]] as const) {
     if (r && !(Number.isFinite(r[0]) && Number.isFinite(r[1]) && r[0] < r[1])) throw new Error(`${name}: expected min < max, both finite, got ${r[0]}:${r[1]}`);
@@ -106,7 +131,7 @@ export function checkLandscapeSpec(s: LandscapeSpec): void {
   if (s.yrange && (s.plan === 'line' || s.plan === 'interp')) throw new Error(`yrange: plan ${s.plan} has one axis`);
   if (!isInt(s.batchSize, 1)) throw new Error(`batch size: need an integer of at least 1, got ${s.batchSize}`);
   if (s.chunk !== undefined && !isInt(s.chunk, 1)) throw new Error(`chunk: need an integer of at least 1, got ${s.chunk}`);
-  if (s.data.labels.length === 0) throw new Error('samples: the evaluation set is empty');
+  if (s.data && s.data.labels.length === 0) throw new Error('samples: the evaluation set is empty');
   if (s.directions && s.plan !== 'line' && s.plan !== 'plane') throw new Error(`directions: plan ${s.plan} makes its own directions from the checkpoints`);
   if (s.directions?.kind === 'given') {
     const want = s.plan === 'plane' ? 2 : 1;
@@ -119,12 +144,13 @@ export function checkLandscapeSpec(s: LandscapeSpec): void {
       throw new Error(`only: not a regular expression (${(e as Error).message})`);
     }
   }
-  if (s.batchNorm === 'recalibrate' && !s.calibration?.labels.length) throw new Error('batch norm recalibrate: needs calibration samples (at least 1)');
+  if (s.data && s.batchNorm === 'recalibrate' && !s.calibration?.labels.length) throw new Error('batch norm recalibrate: needs calibration samples (at least 1)');
 }
 
 /** Builds the job: model, weights, plan, directions, evaluation set, evaluator, provenance. */
 export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJob> {
   checkLandscapeSpec(spec);
+  checkModelConfig(spec.config, spec.checkpoints[0]!.name);
   const engine = getEngine();
   let model: Layer & { config: ModelConfig };
   try {
@@ -132,9 +158,23 @@ export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJo
   } catch (e) {
     throw new Error(`${spec.checkpoints[0]!.name}: ${(e as Error).message}`);
   }
+  // what the job holds on the GPU, freed in reverse order by dispose() (or at once when a step fails)
+  const held: Array<() => void> = [() => model.dispose()];
+  const dispose = () => held.splice(0).reverse().forEach((free) => free());
+  try {
+    return await build(spec, engine, model, held, dispose);
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { config: ModelConfig }, held: Array<() => void>, dispose: () => void): Promise<LandscapeJob> {
+  checkModelTakes(model, spec.data, 'evaluation data');
+  if (spec.calibration) checkModelTakes(model, spec.calibration, 'calibration data');
   const flat = FlatParameters.of(model);
-  const owned: Tensor[] = [];
-  const own = (t: Tensor) => (owned.push(t), t);
+  held.push(() => flat.dispose());
+  const own = (t: Tensor) => (held.push(() => t.dispose()), t);
   const load = (w: WeightsInput) => loadWeightsFromBytes(model, w.bytes, w.name);
   const thetaOf = (w: WeightsInput): Tensor => {
     load(w);
@@ -188,12 +228,15 @@ export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJo
     plan = { ...plan, coords: basis.coords, ...('explained' in basis ? { explained: basis.explained } : {}) };
   }
   const set = prepareEvalSet(spec.data, spec.batchSize);
+  held.push(() => disposeEvalSet(set));
   const calibration = spec.batchNorm === 'recalibrate' ? prepareEvalSet(spec.calibration!, spec.batchSize) : undefined;
+  if (calibration) held.push(() => disposeEvalSet(calibration));
   const bnOpts = { batchNorm: spec.batchNorm ?? 'eval', calibration };
   const mode = spec.evaluator ?? 'auto';
   const batched = mode === 'batched' || (mode === 'auto' && hasStackedForm(model));
   // the batched evaluator keeps its shared first-layer products across the run's chunks
   const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set, bnOpts) : null;
+  if (stacked) held.push(() => stacked.dispose());
   const points = gridPoints(x, y).length;
   const chunk = spec.chunk ?? (stacked ? Math.min(stacked.chunkSize(points), Math.max(8, Math.ceil(points / 10))) : 4);
   const provenance: Record<string, unknown> = {
@@ -213,14 +256,7 @@ export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJo
     evaluate,
     run: (opts = {}) => runLandscape({ x, y, fingerprint, provenance, chunk, evaluate, ...opts }),
     directionBytes: async () => (randomDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),
-    dispose: () => {
-      stacked?.dispose();
-      disposeEvalSet(set);
-      if (calibration) disposeEvalSet(calibration);
-      owned.forEach((t) => t.dispose());
-      flat.dispose();
-      model.dispose();
-    },
+    dispose,
   };
 }
 

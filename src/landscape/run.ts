@@ -37,7 +37,7 @@ export interface PartialStore {
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text);
   const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : null;
-  if (!shard || shard.count < 1 || shard.index >= shard.count) throw new Error(`shard: expected i/n with 0 <= i < n, got "${text}"`);
+  if (!shard || !Number.isSafeInteger(shard.count) || shard.count < 1 || shard.index >= shard.count) throw new Error(`shard: expected i/n with 0 <= i < n, got "${text}"`);
   return shard;
 }
 
@@ -88,9 +88,13 @@ export function parsePartial(text: string, name: string): PartialFile {
   for (const [key, v] of Object.entries(p.results)) {
     const i = Number(key);
     if (!Number.isInteger(i) || i < 0 || i >= points || String(i) !== key) throw fail(`result key "${key}" is not a point index below ${points}`);
+    if (i % s.count !== s.index) throw fail(`result ${key} belongs to shard ${i % s.count}/${s.count}, not ${s.index}/${s.count}`);
     if (!Array.isArray(v) || v.length !== 2 || !isValue(v[0]) || !isValue(v[1])) throw fail(`result ${key} is not [loss, accuracy]`);
   }
-  if (!p.provenance || typeof p.provenance !== 'object') throw fail('no "provenance"');
+  if (!p.provenance || typeof p.provenance !== 'object' || Array.isArray(p.provenance)) throw fail('no "provenance" object');
+  const t = p.timings;
+  const seconds = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (t !== undefined && (!t || typeof t !== 'object' || !seconds(t.seconds) || !seconds(t.points))) throw fail('"timings" must be {seconds, points}, both numbers of at least 0');
   return p;
 }
 

@@ -5,7 +5,7 @@
 import { fromArray } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
-import type { ModelConfig } from './models.js';
+import { checkModelConfig, type ModelConfig } from './models.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from './safetensors.js';
 
 export interface Sidecar {
@@ -65,6 +65,7 @@ export function parseSidecar(text: string, name: string): Sidecar {
   if (!s || typeof s !== 'object' || s.format !== 'losscape-checkpoint/1' || typeof s.config?.kind !== 'string') {
     throw new Error(`${name}: not a losscape checkpoint sidecar (expected {"format": "losscape-checkpoint/1", "config": {"kind": ...}})`);
   }
+  checkModelConfig(s.config, name);
   if (s.meta !== undefined && (typeof s.meta !== 'object' || s.meta === null || Array.isArray(s.meta))) throw new Error(`${name}: "meta" is not an object`);
   s.meta ??= {};
   return s;

@@ -11,7 +11,19 @@ const TYPES: Record<number, [string, number]> = {
   0x08: ['ubyte', 1], 0x09: ['byte', 1], 0x0b: ['short', 2], 0x0c: ['int', 4], 0x0d: ['float', 4], 0x0e: ['double', 8],
 };
 
-export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+export interface IdxHeader {
+  shape: number[];
+  type: string;
+  /** bytes per element */
+  size: number;
+  /** where the data starts */
+  start: number;
+  /** the file's length its header implies: start + elements · size */
+  length: number;
+}
+
+/** Parses and checks an IDX header from the file's first bytes (at least 4 + 4·dimensions of them). */
+export function idxHeader(bytes: Uint8Array, file: string): IdxHeader {
   const fail = (why: string) => new Error(`${file}: not a valid IDX file: ${why}`);
   if (bytes.length < 4) throw fail(`${bytes.length} bytes, too short for the magic number`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -23,10 +35,16 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   const start = 4 + 4 * ndim;
   if (bytes.length < start) throw fail(`${bytes.length} bytes, too short for ${ndim} dimension sizes`);
   const shape = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i));
-  const n = shape.reduce((a, d) => a * d, 1);
   const [name, size] = type;
-  const expected = start + n * size;
-  if (bytes.length !== expected) throw fail(`${bytes.length} bytes, but shape [${shape}] of ${name} needs ${expected}`);
+  return { shape, type: name, size, start, length: start + shape.reduce((a, d) => a * d, 1) * size };
+}
+
+export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
+  const { shape, type: name, size, start, length } = idxHeader(bytes, file);
+  // the length is checked before anything is allocated: a garbage header cannot ask for gigabytes
+  if (bytes.length !== length) throw new Error(`${file}: not a valid IDX file: ${bytes.length} bytes, but shape [${shape}] of ${name} needs ${length}`);
+  const n = (length - start) / size;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const at = (i: number) => start + i * size;
   const data =
     name === 'ubyte' ? new Uint8Array(bytes.subarray(start)) // a plain copy (a Node Buffer may be pooled)

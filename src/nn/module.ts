@@ -95,11 +95,11 @@ export abstract class Module {
         ...(unexpected.length ? [`unexpected keys: ${unexpected.join(', ')}`] : []),
         ...mismatched.map(([k, t]) => `${k}: shape ${shapeString(state.get(k)!.shape)} in ${source}, ${shapeString(t.shape)} in the model`),
       ];
-      throw new Error(`loadStateDict: ${source} does not fit ${this.constructor.name}:\n  ${lines.join('\n  ')}`);
+      throw new Error(`${source}: does not fit the model (${this.constructor.name}): ${lines.join('; ')}`);
     }
     for (const [k, t] of own) {
       const src = state.get(k)!;
-      if (src.dtype !== t.dtype) throw new Error(`loadStateDict: ${k} is ${src.dtype} in ${source}, ${t.dtype} in the model`);
+      if (src.dtype !== t.dtype) throw new Error(`${source}: ${k} is ${src.dtype}, ${t.dtype} in the model`);
       assign(t, src);
     }
   }

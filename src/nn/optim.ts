@@ -28,8 +28,13 @@ function dispatch(entry: string, flat: FlatParameters, params: Params, buffers: 
   launchPerItem(getEngine(), 'optim', entry, flat.size, params, buffers.map((t) => t?.buffer(entry) ?? null), constants);
 }
 
-function params(n: number, first: boolean, lr: number, wd: number, b1: number, b2: number, eps = 0, bias1 = 1, bias2 = 1): Params {
-  return new Params().u32(n, first ? 1 : 0, 0, 0).f32(lr, wd, b1, b2, eps, bias1, bias2, 0);
+/**
+ * The kernel's Params. Every constant is formed here in float64 and rounded to f32 once (as torch
+ * forms them from Python floats), never combined from rounded hyperparameters on the GPU.
+ */
+function params(n: number, first: boolean, c: Partial<Record<'step' | 'wd' | 'momentum' | 'keep' | 'decay' | 'oneMinusB1' | 'beta2' | 'oneMinusB2' | 'sqrtBias2' | 'eps', number>> = {}): Params {
+  const { step = 0, wd = 0, momentum = 0, keep = 1, decay = 1, oneMinusB1 = 0, beta2 = 0, oneMinusB2 = 0, sqrtBias2 = 1, eps = 0 } = c;
+  return new Params().u32(n, first ? 1 : 0, 0, 0).f32(step, wd, momentum, keep, decay, oneMinusB1, beta2, oneMinusB2, sqrtBias2, eps);
 }
 
 export interface SGDOptions {
@@ -51,7 +56,7 @@ export class SGD implements Optimizer {
   }
   step(): void {
     const { momentum = 0, dampening = 0, nesterov = false, weightDecay = 0 } = this.opts;
-    const p = params(this.flat.size, this.stepCount === 0, this.lr, weightDecay, momentum, dampening);
+    const p = params(this.flat.size, this.stepCount === 0, { step: this.lr, wd: weightDecay, momentum, keep: 1 - dampening });
     dispatch('sgd', this.flat, p, [this.flat.values, this.flat.grads, this.#buf], { NESTEROV: nesterov ? 1 : 0 });
     this.stepCount++;
   }
@@ -87,7 +92,9 @@ export class AdamW implements Optimizer {
   step(): void {
     const { betas: [b1, b2] = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01 } = this.opts;
     const t = ++this.stepCount;
-    const p = params(this.flat.size, t === 1, this.lr, weightDecay, b1, b2, eps, 1 - b1 ** t, 1 - b2 ** t);
+    const p = params(this.flat.size, t === 1, {
+      step: this.lr / (1 - b1 ** t), decay: 1 - this.lr * weightDecay, oneMinusB1: 1 - b1, beta2: b2, oneMinusB2: 1 - b2, sqrtBias2: Math.sqrt(1 - b2 ** t), eps,
+    });
     dispatch(this.#vmax ? 'adamw_amsgrad' : 'adamw', this.flat, p, [this.flat.values, this.flat.grads, this.#m, this.#v, this.#vmax]);
   }
   zeroGrad(): void {
@@ -108,7 +115,7 @@ export function clipGradNorm(flat: FlatParameters, maxNorm: number): Tensor {
   return noGrad(() => {
     const norm = gradNorm(flat, false);
     const factor = tidy(() => div(maxNorm, add(norm, 1e-6)));
-    launchPerItem(getEngine(), 'optim', 'scale', flat.size, params(flat.size, false, 0, 0, 0, 0), [flat.grads.buffer('clip'), factor.buffer('clip')]);
+    launchPerItem(getEngine(), 'optim', 'scale', flat.size, params(flat.size, false), [flat.grads.buffer('clip'), factor.buffer('clip')]);
     factor.dispose();
     return norm;
   });
@@ -124,19 +131,20 @@ export interface SAMOptions {
 /**
  * Sharpness-aware minimization around a base optimizer: firstStep() moves the weights to
  * w + e(w), e = ρ·T²g/‖Tg‖ (T = 1, or |w| for ASAM); after a second forward/backward at that point,
- * secondStep() restores w and lets the base optimizer step with the new gradient.
+ * secondStep() restores w (bit for bit, from a copy) and lets the base optimizer step with the new gradient.
  */
 export class SAM implements Optimizer {
   readonly flat: FlatParameters;
   readonly rho: number;
   readonly adaptive: boolean;
-  readonly #e: Tensor;
+  /** the weights before the perturbation, restored exactly */
+  readonly #old: Tensor;
   constructor(readonly base: Optimizer, opts: SAMOptions = {}) {
     this.flat = base.flat;
     this.rho = opts.rho ?? 0.05;
     this.adaptive = opts.adaptive ?? false;
     if (!(this.rho >= 0)) throw new Error(`SAM: rho must be non-negative, got ${this.rho}`);
-    this.#e = keep(zeros([this.flat.size]));
+    this.#old = keep(zeros([this.flat.size]));
   }
   get lr(): number {
     return this.base.lr;
@@ -154,14 +162,14 @@ export class SAM implements Optimizer {
   firstStep(): void {
     noGrad(() => {
       const scale = tidy(() => div(this.rho, add(gradNorm(this.flat, this.adaptive), 1e-12)));
-      const p = params(this.flat.size, false, 0, 0, 0, 0);
-      dispatch('sam_perturb', this.flat, p, [this.flat.values, this.flat.grads, scale, this.#e], { ADAPTIVE: this.adaptive ? 1 : 0 });
+      const p = params(this.flat.size, false);
+      dispatch('sam_perturb', this.flat, p, [this.flat.values, this.flat.grads, scale, this.#old], { ADAPTIVE: this.adaptive ? 1 : 0 });
       scale.dispose();
     });
   }
 
   secondStep(): void {
-    dispatch('sam_restore', this.flat, params(this.flat.size, false, 0, 0, 0, 0), [this.flat.values, null, this.#e]);
+    dispatch('sam_restore', this.flat, params(this.flat.size, false), [this.flat.values, null, this.#old]);
     this.base.step();
   }
 

@@ -88,12 +88,15 @@ export function decodeSafetensors(bytes: Uint8Array, file: string): { tensors: M
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      // the format's metadata is a map of strings to strings
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) throw fail('"__metadata__" is not an object of strings');
       metadata = entry as Record<string, string>;
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const where = `${file}: tensor "${name}"`;
-    if (typeof e?.dtype !== 'string' || !(e.dtype in ITEM_SIZE)) throw new Error(`${where}: unknown dtype "${String(e?.dtype)}"`);
+    if (!e || typeof e !== 'object' || Array.isArray(e)) throw new Error(`${where}: not an object {dtype, shape, data_offsets}`);
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, e.dtype)) throw new Error(`${where}: unknown dtype ${JSON.stringify(e.dtype)}`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${where}: bad shape ${JSON.stringify(e.shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[0] > offs[1]) {

@@ -17,7 +17,7 @@ import { tensorsToHost } from './checkpoint.js';
 import { batches, size, type Dataset } from './data.js';
 import { FlatParameters } from './flat.js';
 import type { Layer } from './layers.js';
-import { createModel, type ModelConfig } from './models.js';
+import { checkModelTakes, createModel, type ModelConfig } from './models.js';
 import { AdamW, clipGradNorm, SAM, SGD, type Optimizer } from './optim.js';
 import type { HostTensor } from './safetensors.js';
 import { learningRate, type Schedule } from './schedule.js';
@@ -94,6 +94,26 @@ export interface StepInfo {
   optimizer: Optimizer;
 }
 
+/** What defines a run's numbers besides the model: a resumed run must have the same (JSON-safe). */
+export interface TrainSettings {
+  optimizer: OptimizerName;
+  samBase: 'sgd' | 'adamw' | null;
+  lr: number;
+  batchSize: number;
+  seed: number;
+  dataset: string;
+  trainSamples: number;
+  momentum: number | null;
+  weightDecay: number | null;
+  rho: number | null;
+  schedule: Schedule;
+  warmupSteps: number;
+  clipNorm: number | null;
+  labelSmoothing: number;
+  cropPadding: number;
+  flip: boolean;
+}
+
 /** Where training stands, as a snapshot holds it (JSON-safe). */
 export interface TrainMeta {
   /** epochs completed */
@@ -104,13 +124,7 @@ export interface TrainMeta {
   history: EpochMetrics[];
   /** the unfinished epoch's running sums: loss, correct, samples, seconds */
   running: [number, number, number, number];
-  optimizer: OptimizerName;
-  lr: number;
-  batchSize: number;
-  seed: number;
-  dataset: string;
-  /** training samples (a resumed run must see the same data) */
-  samples: number;
+  settings: TrainSettings;
 }
 
 export interface TrainSnapshot {
@@ -127,6 +141,8 @@ export interface TrainStore {
   save(s: TrainSnapshot, numbered: boolean): Promise<void>;
   /** where the newest snapshot is (a path), reported in results */
   readonly location: string;
+  /** what load() reads (a path), named in errors about it */
+  readonly stateName: string;
 }
 
 export interface TrainResult {
@@ -150,8 +166,55 @@ function makeOptimizer(name: OptimizerName, flat: FlatParameters, o: TrainOption
   }
 }
 
+const OPTIMIZERS: OptimizerName[] = ['sgd', 'adamw', 'sam', 'asam'];
+
+/** The settings of a run (what a resumed run must share with the one it continues). */
+export function trainSettings(o: TrainOptions): TrainSettings {
+  const sam = o.optimizer === 'sam' || o.optimizer === 'asam';
+  return {
+    optimizer: o.optimizer, samBase: sam ? (o.samBase ?? 'sgd') : null, lr: o.lr, batchSize: o.batchSize, seed: o.seed, dataset: o.train.name, trainSamples: size(o.train),
+    momentum: o.momentum ?? null, weightDecay: o.weightDecay ?? null, rho: o.rho ?? null, schedule: o.schedule ?? { kind: 'constant' }, warmupSteps: o.warmupSteps ?? 0,
+    clipNorm: o.clipNorm ?? null, labelSmoothing: o.labelSmoothing ?? 0, cropPadding: o.cropPadding ?? 0, flip: o.flip ?? false,
+  };
+}
+
+/** Parses and checks the progress a training state's metadata holds; `where` names it in errors. */
+export function parseTrainMeta(text: string | undefined, where: string): TrainMeta {
+  const fail = (why: string) => new Error(`${where}: not a losscape training state: ${why}`);
+  let m: TrainMeta;
+  try {
+    m = JSON.parse(text ?? '');
+  } catch {
+    throw fail('no progress ("meta") in its metadata');
+  }
+  const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!m || typeof m !== 'object' || !count(m.epoch) || !count(m.batch) || !count(m.step)) throw fail('"meta" needs epoch, batch and step counts');
+  if (!Array.isArray(m.history) || m.history.length !== m.epoch) throw fail(`"meta.history" must list the ${m.epoch} epoch(s) done`);
+  if (!Array.isArray(m.running) || m.running.length !== 4 || !m.running.every((v) => typeof v === 'number' && Number.isFinite(v))) throw fail('"meta.running" must be four numbers');
+  if (!m.settings || typeof m.settings !== 'object' || Array.isArray(m.settings)) throw fail('"meta.settings" is missing (written by an older losscape?)');
+  return m;
+}
+
+/** Checks a dataset's arrays against its own shape: every message names the set. */
+export function checkDataset(d: Dataset, what: string): void {
+  const per = d.sampleShape.reduce((a, b) => a * b, 1);
+  if (!d.sampleShape.length || !d.sampleShape.every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${what} (${d.name}): sample shape [${d.sampleShape}] is not a list of positive integers`);
+  if (d.inputs.length !== size(d) * per) throw new Error(`${what} (${d.name}): ${d.inputs.length} input values for ${size(d)} samples of shape [${d.sampleShape}] (${size(d) * per} expected)`);
+  if (!Number.isInteger(d.classes) || d.classes < 1) throw new Error(`${what} (${d.name}): classes must be a positive integer, got ${d.classes}`);
+  const bad = d.labels.findIndex((l) => l < 0 || l >= d.classes);
+  if (bad >= 0) throw new Error(`${what} (${d.name}): label ${d.labels[bad]} of sample ${bad} is outside 0..${d.classes - 1}`);
+}
+
 /** Checks training options before any work starts; every message names the option and what is wrong. */
 export function checkTrainOptions(o: TrainOptions): void {
+  if (!OPTIMIZERS.includes(o.optimizer)) throw new Error(`optimizer: expected one of ${OPTIMIZERS.join(', ')}, got "${o.optimizer}"`);
+  const sam = o.optimizer === 'sam' || o.optimizer === 'asam';
+  if (o.samBase !== undefined && !sam) throw new Error(`samBase: only SAM and ASAM wrap a base optimizer, not ${o.optimizer}`);
+  if (o.samBase !== undefined && o.samBase !== 'sgd' && o.samBase !== 'adamw') throw new Error(`samBase: expected sgd or adamw, got "${o.samBase}"`);
+  if (o.rho !== undefined && !sam) throw new Error(`rho: the radius of SAM and ASAM; ${o.optimizer} has none`);
+  const base = sam ? (o.samBase ?? 'sgd') : o.optimizer;
+  if (o.momentum !== undefined && base !== 'sgd') throw new Error(`momentum: SGD's (and SAM's over SGD); ${sam ? `${o.optimizer} over ` : ''}adamw has its betas instead`);
+  if (o.resume && !o.store) throw new Error('resume: needs a store to resume from');
   const int = (name: string, v: number | undefined, min: number) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new Error(`${name}: need an integer of at least ${min}, got ${v}`);
   };
@@ -170,6 +233,23 @@ export function checkTrainOptions(o: TrainOptions): void {
   real('rho', o.rho, (x) => x >= 0, 'a number of at least 0');
   real('clip', o.clipNorm, (x) => x > 0, 'a number above 0');
   real('label smoothing', o.labelSmoothing, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  int('crop padding', o.cropPadding, 0);
+  const sc = o.schedule;
+  if (sc !== undefined) {
+    if (sc.kind === 'step') {
+      int('schedule step size', sc.stepSize, 1);
+      real('schedule gamma', sc.gamma, (x) => x > 0, 'a number above 0');
+    } else if (sc.kind === 'cosine') {
+      int('schedule total steps', sc.totalSteps, 1);
+      real('schedule minimum lr', sc.minLr, (x) => x >= 0 && x < o.lr, `a number in [0, lr = ${o.lr})`);
+    } else if (sc.kind !== 'constant') {
+      throw new Error(`schedule: expected kind constant, step or cosine, got "${(sc as { kind: string }).kind}"`);
+    }
+  }
+  checkDataset(o.train, 'training set');
+  checkDataset(o.test, 'test set');
+  if (JSON.stringify(o.train.sampleShape) !== JSON.stringify(o.test.sampleShape)) throw new Error(`test set: samples of shape [${o.test.sampleShape}], the training set's are [${o.train.sampleShape}]`);
+  if (((o.cropPadding ?? 0) > 0 || o.flip) && o.train.sampleShape.length !== 3) throw new Error(`crop padding and flip: need images [C, H, W]; ${o.train.name} has samples of shape [${o.train.sampleShape}]`);
   if (size(o.train) < o.batchSize) throw new Error(`batch size: ${o.batchSize} is more than the ${size(o.train)} training samples (every epoch drops its last partial batch)`);
   if (size(o.test) === 0) throw new Error('test set: no samples');
 }
@@ -204,10 +284,10 @@ function batchSums(logits: Tensor, y: Tensor): Tensor {
 
 /** Loads a snapshot into the model and optimizer; returns its meta. */
 function restore(s: TrainSnapshot, o: TrainOptions, model: Layer, opt: Optimizer, where: string): TrainMeta {
-  if (JSON.stringify(s.config) !== JSON.stringify(o.model)) throw new Error(`${where}: written for another model configuration; resume with the same model`);
-  if (s.meta.optimizer !== o.optimizer) throw new Error(`${where}: written by optimizer ${s.meta.optimizer}, not ${o.optimizer}`);
-  if (s.meta.dataset !== o.train.name || s.meta.samples !== size(o.train)) throw new Error(`${where}: trained on ${s.meta.samples} samples of ${s.meta.dataset}, not ${size(o.train)} of ${o.train.name}; resume with the same data`);
-  if (s.meta.batchSize !== o.batchSize || s.meta.seed !== o.seed) throw new Error(`${where}: written with batch size ${s.meta.batchSize} and seed ${s.meta.seed}; resume with the same`);
+  if (JSON.stringify(s.config) !== JSON.stringify(o.model)) throw new Error(`${where}: written for another model configuration (${JSON.stringify(s.config)}); resume with the same model`);
+  const now = trainSettings(o);
+  const differ = (Object.keys(now) as Array<keyof TrainSettings>).filter((k) => JSON.stringify(s.meta.settings[k]) !== JSON.stringify(now[k]));
+  if (differ.length) throw new Error(`${where}: written by a run with other settings; resume with the same ${differ.map((k) => `${k} (${JSON.stringify(s.meta.settings[k])}, not ${JSON.stringify(now[k])})`).join(', ')}`);
   const upload = (entries: Array<[string, HostTensor]>) => new Map(entries.map(([n, t]) => [n, fromArray(t.data, t.shape, t.dtype)]));
   const weights = upload(s.weights);
   const state = upload(s.optimizerState);
@@ -228,13 +308,14 @@ function restore(s: TrainSnapshot, o: TrainOptions, model: Layer, opt: Optimizer
 export async function train(o: TrainOptions): Promise<TrainResult> {
   checkTrainOptions(o);
   const model = createModel(o.model, o.seed);
+  checkModelTakes(model, o.train, `training set (${o.train.name})`);
   const flat = FlatParameters.of(model);
   const opt = makeOptimizer(o.optimizer, flat, o);
   const schedule = { schedule: o.schedule ?? { kind: 'constant' as const }, warmupSteps: o.warmupSteps ?? 0 };
   const saved = o.resume && o.store ? await o.store.load() : null;
   const meta: TrainMeta = saved
-    ? restore(saved, o, model, opt, o.store!.location)
-    : { epoch: 0, batch: 0, step: 0, history: [], running: [0, 0, 0, 0], optimizer: o.optimizer, lr: o.lr, batchSize: o.batchSize, seed: o.seed, dataset: o.train.name, samples: size(o.train) };
+    ? restore(saved, o, model, opt, o.store!.stateName)
+    : { epoch: 0, batch: 0, step: 0, history: [], running: [0, 0, 0, 0], settings: trainSettings(o) };
   const engine = getEngine();
   const batchesPerEpoch = Math.floor(size(o.train) / o.batchSize);
   const stepInfo = (): StepInfo => ({ step: opt.stepCount, epoch: meta.epoch + 1, batch: meta.batch, model, flat, optimizer: opt });

@@ -1,6 +1,7 @@
 // Checkpoint files: weights as safetensors beside a JSON sidecar (FILE.json) with the model config
 // and training metadata, written atomically.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { loadWeightsFromBytes, makeSidecar, parseSidecar, tensorsFromBytes, tensorsToBytes, weightsToBytes, type Sidecar } from '../nn/checkpoint.js';
 import type { Module } from '../nn/module.js';
@@ -24,6 +25,10 @@ export async function saveCheckpoint(file: string, model: Module & { config: Mod
 
 export function readSidecar(file: string): Sidecar {
   if (!existsSync(file)) throw new Error(`${file}: no such checkpoint`);
+  if (statSync(file).isDirectory()) {
+    const inside = path.join(file, 'checkpoint.safetensors');
+    throw new Error(`${file}: is a folder, not a checkpoint${existsSync(inside) ? ` (did you mean ${inside}?)` : ''}`);
+  }
   const side = `${file}.json`;
   if (!existsSync(side)) throw new Error(`${file}: no sidecar ${side} with the model config (losscape writes one beside each checkpoint)`);
   return parseSidecar(new TextDecoder().decode(readBytes(side, 'sidecar')), side);

@@ -2,22 +2,47 @@
 // dataset-fashion-mnist (gzipped IDX), any IDX pair by path.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { idxDataset, NORMALIZATION, type Dataset, type Split } from '../nn/data.js';
-import { parseIdx, type IdxArray } from '../nn/idx.js';
+import { idxHeader, parseIdx, type IdxArray } from '../nn/idx.js';
 import { readBytes } from './files.js';
 
-/** Reads an IDX file, gzipped or not (recognized by its magic bytes). */
-export function readIdx(file: string): IdxArray {
-  let bytes = readBytes(file, 'IDX file');
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new Error(`${file}: not a valid IDX file: gzip data is corrupt (${(e as Error).message})`);
-    }
+/** The largest IDX file losscape unpacks: 2 GiB (MNIST's training images are 47 MB). */
+export const MAX_IDX_BYTES = 2 ** 31;
+
+/**
+ * An IDX file's bytes, gzipped or not (recognized by its magic bytes), parsed. Gzipped data is
+ * unpacked in two steps: its start alone, for the header, whose shape then bounds what the
+ * whole may unpack to, so that a garbage header or a gzip bomb is refused before it is allocated.
+ */
+export function idxFromBytes(bytes: Uint8Array, file: string): IdxArray {
+  if (!(bytes[0] === 0x1f && bytes[1] === 0x8b)) return parseIdx(bytes, file);
+  const corrupt = (e: unknown) => new Error(`${file}: not a valid IDX file: gzip data is corrupt (${(e as Error).message})`);
+  // a prefix unpacks without error; 1 KB of deflate gives at least the 1,024-byte largest header unless
+  // the gzip header itself is long (a file name, a comment), then 64 KB
+  const headOf = (k: number) => gunzipSync(bytes.subarray(0, k), { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: 2 ** 24 });
+  let head: Uint8Array;
+  try {
+    head = headOf(1024);
+    if (head.length < 4 + 4 * 255) head = headOf(65536);
+  } catch (e) {
+    throw corrupt(e);
   }
-  return parseIdx(bytes, file);
+  const { length, shape } = idxHeader(head, file);
+  if (length > MAX_IDX_BYTES) throw new Error(`${file}: not a valid IDX file: shape [${shape}] needs ${length} bytes, more than losscape unpacks (${MAX_IDX_BYTES})`);
+  let all: Uint8Array;
+  try {
+    all = gunzipSync(bytes, { maxOutputLength: length + 1 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`${file}: not a valid IDX file: gzip data unpacks to more than the ${length} bytes its header's shape [${shape}] needs`);
+    throw corrupt(e);
+  }
+  return parseIdx(all, file);
+}
+
+/** Reads an IDX file, gzipped or not. */
+export function readIdx(file: string): IdxArray {
+  return idxFromBytes(readBytes(file, 'IDX file'), file);
 }
 
 /** Reads an images file and a labels file in IDX format into a normalized Dataset. */

@@ -2,13 +2,16 @@
 // OUT.partial.json (or OUT.shard-i-of-n.json) after every chunk, the surface written as OUT.json,
 // OUT.csv and OUT.vtk, the random directions beside it (OUT.d1/d2.safetensors, written once).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { take } from '../nn/data.js';
-import { prepareLandscape, type DirectionsSpec, type LandscapeJob, type PlanKind } from '../landscape/job.js';
+import path from 'node:path';
+import { size, take } from '../nn/data.js';
+import { decodeSafetensors } from '../nn/safetensors.js';
+import { checkLandscapeSpec, prepareLandscape, type DirectionsSpec, type LandscapeJob, type PlanKind } from '../landscape/job.js';
 import { mergePartials, parsePartial, type PartialFile, type PartialStore, type LandscapeRun, type Shard } from '../landscape/run.js';
 import { summarizeSurface, surfaceCsv, surfaceVtk, type SurfaceFile, type SurfaceSummary } from '../landscape/surface.js';
 import { readSidecar } from './checkpoint.js';
 import { imageDataset, type ImageDatasetName } from './data.js';
-import { readBytes, writeAtomic } from './files.js';
+import { init } from '../tensor/runtime.js';
+import { readBytes, removeStaleTemporaries, writeAtomic } from './files.js';
 
 export interface LandscapeFileOptions {
   checkpoints: string[];
@@ -71,21 +74,62 @@ function writeOnce(file: string, bytes: Uint8Array, replace: boolean): void {
   writeAtomic(file, bytes);
 }
 
-/** Runs (or resumes, or runs one shard of) a landscape job on files. */
+/** The partial file a run (or shard) of `out` keeps its results in. */
+export function partialFileOf(out: string, shard: Shard = { index: 0, count: 1 }): string {
+  return shard.count > 1 ? `${out}.shard-${shard.index}-of-${shard.count}.json` : `${out}.partial.json`;
+}
+
+/**
+ * Checks the options and reads the small inputs (sidecars, checkpoints, direction files, the partial
+ * file to resume) before any dataset loads or the GPU starts: every refusal names the option or file.
+ */
+function readInputs(o: LandscapeFileOptions) {
+  const random = o.directions?.kind === 'random' ? o.directions : undefined;
+  const given = o.directions?.kind === 'given' ? o.directions.files : null;
+  checkLandscapeSpec({ ...o, calibration: undefined, directions: given ? { kind: 'given', inputs: given } : random });
+  if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`samples: need an integer of at least 1, got ${o.samples}`);
+  if (o.batchNorm === 'recalibrate' && !(Number.isInteger(o.calibration ?? 1000) && (o.calibration ?? 1000) >= 1)) throw new Error(`calibration: need an integer of at least 1 training samples, got ${o.calibration}`);
+  const sides = o.checkpoints.map((file) => readSidecar(file));
+  o.checkpoints.forEach((file, i) => {
+    if (JSON.stringify(sides[i]!.config) !== JSON.stringify(sides[0]!.config)) throw new Error(`${file}: another model (${JSON.stringify(sides[i]!.config)}) than ${o.checkpoints[0]} (${JSON.stringify(sides[0]!.config)})`);
+  });
+  // read and parsed here (a truncated or foreign file is refused now); loaded into the model later
+  const parsed = (file: string, what: string) => {
+    const bytes = readBytes(file, what);
+    decodeSafetensors(bytes, file);
+    return { name: file, bytes };
+  };
+  const checkpoints = o.checkpoints.map((file) => parsed(file, 'checkpoint'));
+  const directions: DirectionsSpec | undefined = given ? { kind: 'given', inputs: given.map((f) => parsed(f, 'direction file')) } : random;
+  const shard = o.shard ?? { index: 0, count: 1 };
+  const partialFile = partialFileOf(o.out, shard);
+  const base = path.basename(o.out);
+  const ours = new Set([path.basename(partialFile), ...['d1.safetensors', 'd2.safetensors', 'json', 'csv', 'vtk'].map((ext) => `${base}.${ext}`)]);
+  removeStaleTemporaries(path.dirname(partialFile), (name) => ours.has(name));
+  if (o.resume && existsSync(partialFile)) {
+    const old = readPartial(partialFile);
+    if (old.shard.index !== shard.index || old.shard.count !== shard.count) throw new Error(`${partialFile}: holds shard ${old.shard.index}/${old.shard.count}, not ${shard.index}/${shard.count}`);
+  }
+  return { config: sides[0]!.config, checkpoints, directions, shard, partialFile };
+}
+
+/** Runs (or resumes, or runs one shard of) a landscape job on files; starts the GPU engine when the inputs pass their checks. */
 export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<LandscapeRun, 'onStart' | 'onChunk'> = {}): Promise<LandscapeFileResult> {
   const started = performance.now();
-  const side = readSidecar(o.checkpoints[0]!);
-  const checkpoints = o.checkpoints.map((file) => ({ name: file, bytes: readBytes(file, 'checkpoint') }));
-  const directions: DirectionsSpec | undefined =
-    o.directions?.kind === 'given' ? { kind: 'given', inputs: o.directions.files.map((f) => ({ name: f, bytes: readBytes(f, 'direction file') })) } : o.directions;
-  const data = take(imageDataset(o.dataset, 'test'), o.samples);
-  const calibration = o.batchNorm === 'recalibrate' ? take(imageDataset(o.dataset, 'train'), o.calibration ?? 1000) : undefined;
+  const { config, checkpoints, directions, shard, partialFile } = readInputs(o);
+  const some = (split: 'test' | 'train', n: number, what: string) => {
+    const all = imageDataset(o.dataset, split);
+    if (n > size(all)) throw new Error(`${what}: ${n} is more than the ${size(all)} ${split} samples of ${o.dataset}`);
+    return take(all, n);
+  };
+  const data = some('test', o.samples, 'samples');
+  const calibration = o.batchNorm === 'recalibrate' ? some('train', o.calibration ?? 1000, 'calibration') : undefined;
+  await init();
   const job = await prepareLandscape({
-    config: side.config, checkpoints, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps, directions,
+    config, checkpoints, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps, directions,
     data, dataInfo: { dataset: o.dataset, split: 'test' }, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration, chunk: o.chunk,
   });
   try {
-    const shard = o.shard ?? { index: 0, count: 1 };
     const files: string[] = [];
     // the directions used, saved beside the output, so the surface can be reproduced or compared
     for (const { axis, bytes } of (await job.directionBytes()) ?? []) {
@@ -93,7 +137,6 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
       writeOnce(file, bytes, !o.resume && shard.count === 1);
       files.push(file);
     }
-    const partialFile = shard.count > 1 ? `${o.out}.shard-${shard.index}-of-${shard.count}.json` : `${o.out}.partial.json`;
     const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, ...events });
     const info = { evaluator: job.evaluator, chunk: job.chunk, points: job.points, fingerprint: job.fingerprint };
     if (shard.count > 1) return { job: info, files: [...files, partialFile], partial: part };

@@ -29,9 +29,14 @@ function collect(value: unknown, into: Set<Disposable>): void {
   }
 }
 
+function disposeAll(scope: Set<Disposable>): void {
+  for (const t of scope) if (!kept.has(t)) t.dispose();
+}
+
 /**
  * Runs fn and disposes the tensors it created, except those it returns (a tensor, or arrays and
- * plain objects of them), which move to the enclosing scope. fn must be synchronous.
+ * plain objects of them), which move to the enclosing scope. fn must be synchronous. When fn
+ * throws, every tensor it created (and did not keep) is disposed and the error passed on.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Disposable>();
@@ -39,10 +44,16 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (e) {
+    disposeAll(scope);
+    throw e;
   } finally {
     scopes.pop();
   }
-  if (result instanceof Promise) throw new Error('tidy: fn must be synchronous (it returned a Promise)');
+  if (result instanceof Promise) {
+    disposeAll(scope);
+    throw new Error('tidy: fn must be synchronous (it returned a Promise)');
+  }
   const returned = new Set<Disposable>();
   collect(result, returned);
   for (const t of scope) {
