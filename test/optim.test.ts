@@ -325,9 +325,12 @@ describe('AdamW and SAM over AdamW against float64 torch.optim.AdamW, 25 steps f
       const used = seen[step]!.g;
       expect(normRelative(used.flatMap((g) => [...g]), g2.flatMap((g) => [...g])), `step ${step}: gradient at w + e(w); ${note}`).toBeLessThanOrEqual(1e-4);
       expect(normRelative(used.flatMap((g) => [...g]), g1.flatMap((g) => [...g])), `step ${step}: not the gradient at w; ${note}`).toBeGreaterThan(1e-3);
-      // the optimizer: float64 AdamW on exactly those gradients, from zero
+      // the optimizer: float64 AdamW on exactly those gradients, from zero. The bound is 1e-5 here, not
+      // the 1e-6 the tests above hold AdamW to: the three bias gradients sum to zero (softmax minus
+      // one-hot), so one is often tiny, and Adam's m/√v turns its f32 rounding into a step of up to lr
+      // (seen: 1.9e-6 after 12 steps, seed 762154070); the tests above isolate the arithmetic
       ref.step(w, used);
-      w.forEach((wk, k) => expect(normRelative(seen[step]!.w[k]!, wk), `train() SAM over AdamW step ${step}, parameter ${k}; ${note}`).toBeLessThanOrEqual(1e-6));
+      w.forEach((wk, k) => expect(normRelative(seen[step]!.w[k]!, wk), `train() SAM over AdamW step ${step}, parameter ${k}; ${note}`).toBeLessThanOrEqual(1e-5));
     }
     expect(step).toBe(26);
   });

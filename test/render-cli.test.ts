@@ -49,7 +49,7 @@ describe('losscape render', () => {
     expect(grids.stderr).toContain('losscape: a shared scale needs surfaces on one grid: a.json is 21×21 on x [-1, 1], y [-1, 1], c.json is 11×11 on x [0, 2], y [-1, 1] (use --scale own');
     expect(notSurface.stderr).toContain(`losscape: ${bad}: not a losscape surface: format is "losscape-partial/1", expected "losscape-surface/1"`);
     expect(zmax.stderr).toContain('losscape: --zmax 0.25 is not above the lowest loss, 0.5 in a.json');
-    expect(view.stderr).toContain("argument 'top' is invalid. Allowed choices are 3d, contour");
+    expect(view.stderr).toContain('losscape: --view: expected one of 3d, contour, got "top"');
     expect(noDisplay.code).toBe(1);
     expect(noDisplay.stderr).toContain('losscape: DISPLAY is unset and Xvfb is not installed: install Xvfb (apt-get install xvfb) or run under `xvfb-run -a`');
     for (const f of ['grids.png', 'bad.png', 'zmax.png', 'view.png', 'nox.png']) expect(existsSync(out(f)), f).toBe(false);

@@ -2,19 +2,13 @@
 // Settings come from the defaults, then a JSON config file (--config), then the flags given.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { PRESETS } from '../nn/models.js';
 import { runStudy, STUDIES, STUDY_DEFAULTS, STUDY_SMOKE, type StudyConfig, type StudyName } from '../node/studies.js';
 import { textTable } from '../node/study.js';
 import { init } from '../tensor/runtime.js';
-import { integer, list, real } from './options.js';
-import { studyEvents } from './study-events.js';
+import { integer, list, oneOf, real } from './options.js';
+import { studyEvents, studySettingsOptions } from './study-events.js';
 
 const NORMS = ['filter', 'layer', 'model', 'weight', 'none'];
-
-function norm(v: string): string {
-  if (!NORMS.includes(v)) throw new Error(`--norms: "${v}" is not one of ${NORMS.join(', ')}`);
-  return v;
-}
 
 /** A config file's settings, checked key by key against the defaults' keys and types. */
 function readConfig(file: string): Partial<StudyConfig> {
@@ -42,31 +36,17 @@ export function studyCommand(): Command {
     .description(`run one of the studies (${STUDIES.join(', ')}): training runs from one initialization, landscapes on one scale, a table with sharpness numbers and summary.md`)
     .argument('<name>', STUDIES.join(' | '))
     .option('--config <file>', 'a JSON file of settings (the flags\' names in camelCase); flags given override it')
-    .addOption(new Option('--model <name>', 'model preset').choices(Object.keys(PRESETS)).default(d.model))
-    .addOption(new Option('--dataset <name>', 'data').choices(['mnist', 'fashion-mnist']).default(d.dataset))
     .addOption(new Option('--optimizer <name>', 'the base optimizer (SAM runs wrap it)').choices(['adamw', 'sgd']).default(d.optimizer))
-    .option('--epochs <n>', 'epochs per run', integer(1), d.epochs)
-    .option('--train-samples <n>', 'the first n training images', integer(1, 60000), d.trainSamples)
-    .option('--test-samples <n>', 'the first n test images, for per-epoch test metrics', integer(1, 10000), d.testSamples)
-    .option('--batch-size <n>', 'training batch size', integer(1), d.batchSize)
-    .option('--lr <x>', 'learning rate (all runs but the lr study\'s)', real({ above: 0 }), d.lr)
-    .option('--rho <x>', 'SAM radius (evolution)', real({ above: 0 }), d.rho)
-    .option('--seed <n>', 'initialization and data order, the same for every run', integer(0), d.seed)
-    .option('--direction-seed <n>', 'seed of the random directions, the same for every panel', integer(0), d.directionSeed)
     .addOption(new Option('--norm <kind>', 'direction normalization').choices(NORMS).default(d.normalization))
-    .option('--steps <n>', 'landscape points per axis', integer(2, 501), d.steps)
-    .option('--range <x>', 'landscape coordinates from -x to x', real({ above: 0 }), d.range)
-    .option('--samples <n>', 'test images per landscape point (and for the sharpness numbers)', integer(1, 10000), d.samples)
     .option('--lrs <list>', 'lr: learning rates', list(real({ above: 0 })), d.lrs)
     .option('--rhos <list>', 'rho: SAM radii (0 checks that SAM reproduces the base optimizer)', list(real({ atLeast: 0 })), d.rhos)
     .option('--every <n>', 'evolution: a landscape every n epochs (and at the initialization)', integer(1), d.every)
-    .option('--norms <list>', 'traversal: normalizations side by side', list(norm), d.norms)
+    .option('--norms <list>', 'traversal: normalizations side by side', list(oneOf(NORMS)), d.norms)
     .option('--ranges <list>', 'distance: ranges of the same directions', list(real({ above: 0 })), d.ranges)
     .option('--sharpness-rho <x>', 'ρ of the SAM-sharpness column', real({ above: 0 }), d.sharpnessRho)
     .option('--no-hessian', 'leave out the Hessian\'s top eigenvalue (Lanczos) from the tables')
-    .option('--out <dir>', 'output folder (default: studies/NAME)')
-    .option('--smoke', 'tiny sizes (seconds): checks that every piece runs', false)
-    .option('--resume', 'continue the runs and landscapes of a killed study in --out', false);
+    .option('--out <dir>', 'output folder (default: studies/NAME)');
+  studySettingsOptions(cmd, d);
   return cmd.action(async (name: string, o: Record<string, unknown>) => {
     if (!STUDIES.includes(name as StudyName)) throw new Error(`study: unknown study "${name}"; choose ${STUDIES.join(', ')}`);
     const fromFile = typeof o.config === 'string' ? readConfig(o.config) : {};

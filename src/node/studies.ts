@@ -164,7 +164,7 @@ export async function runStudy(name: StudyName, c: StudyConfig, events: StudyEve
     }
     case 'evolution': {
       const every = { epochs: c.every };
-      const pair = [await study.train(baseName, { optimizer: base, saveEvery: every }), await study.train('SAM', { optimizer: 'sam', samBase: base === 'adamw' ? 'adamw' : 'sgd', saveEvery: every })];
+      const pair = [await study.train(baseName, { optimizer: base, saveEvery: every }), await study.train('SAM', { optimizer: 'sam', samBase: base === 'adamw' ? 'adamw' : 'sgd', rho: c.rho, saveEvery: every })];
       runs.push(...pair);
       // one set of directions for every panel: drawn at the shared initialization, normalized to it
       const dirs = await initialDirections(pair[0]!, c);

@@ -114,7 +114,7 @@ export class Study {
     this.events.phase?.(`training ${label}`);
     const epochs = over.epochs ?? s.epochs;
     const r = await train({
-      model: presetConfig(s.model), optimizer: s.optimizer, samBase: s.samBase, rho: s.rho, lr: s.lr, epochs, batchSize: s.batchSize, seed: s.seed,
+      model: presetConfig(s.model), optimizer: s.optimizer, lr: s.lr, epochs, batchSize: s.batchSize, seed: s.seed,
       train: trainSet, test: testSet, store: checkpointDir(dir), resume: s.resume,
       onProgress: (p) => this.events.trainProgress?.(label, p),
       onEpoch: (m) => this.events.epoch?.(label, m, epochs),

@@ -51,7 +51,7 @@ function panelSvg(p: ChartPanel, x0: number, y0: number, w: number, h: number): 
   const integral = xs.every(Number.isInteger);
   for (const v of sx.ticks(Math.min(8, Math.max(2, xs.length))).filter((t) => !integral || Number.isInteger(t))) {
     const x = sx(v);
-    out.push(`<line x1="${f1(x)}" x2="${f1(x)}" y1="${f1(plot.y + plot.h)}" y2="${f1(plot.y + plot.h + 5)}" stroke="${INK}"/>`, text(x, plot.y + plot.h + 18, sx.tickFormat(8)(v), 'font-size="11" text-anchor="middle"'));
+    out.push(`<line x1="${f1(x)}" x2="${f1(x)}" y1="${f1(plot.y + plot.h)}" y2="${f1(plot.y + plot.h + 5)}" stroke="${INK}"/>`, text(x, plot.y + plot.h + 18, integral ? String(v) : sx.tickFormat(8)(v), 'font-size="11" text-anchor="middle"'));
   }
   out.push(text(plot.x + plot.w / 2, y0 + h - 8, p.xLabel, 'font-size="12" text-anchor="middle"'));
   const ly = plot.y + plot.h / 2;
