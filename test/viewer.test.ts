@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildViewerBundleWithInputs, serveViewer, viewerHtml, type ViewerServer } from '../src/node/viewer.js';
+import { loadPageScript, serveViewer, viewerHtml, type ViewerServer } from '../src/node/viewer.js';
 import { colormap, normalize, panelPixels, pickPoint, planFigure, pointPixel, type FigureOptions, type NamedSurface } from '../src/render/index.js';
 import { axis, clearPoint, expectColor, gridSurface, readPng, saddle } from './render-helpers.js';
 
@@ -145,7 +145,7 @@ describe('web viewer', () => {
     const [ix, iy] = clearPoint(fig, 0, [17, 28], [2, 13]);
     const loss = para.surface.loss[iy]![ix]!;
     expectColor((await shot()).at(...pointPixel(fig, 0, fig.initialView, ix, iy)!), colormap('viridis')(normalize(fig.panels[0]!.scale, loss)!), 4, `loss ${loss}`);
-    const { inputs } = await buildViewerBundleWithInputs();
+    const { inputs } = await loadPageScript('viewer.js');
     expect(inputs.some((f) => f.includes('src/render/draw.ts'))).toBe(true);
     expect(inputs.filter((f) => /src\/(gpu|tensor|nn|landscape)\/|node_modules\/webgpu|kernels\//.test(f))).toEqual([]);
     await page.close();

@@ -59,6 +59,34 @@ export function coarseToFine(nx: number, ny: number): number[] {
   return order;
 }
 
+/**
+ * A coarse-to-fine run's surface so far, for a live view: the grid of the finest level whose points
+ * have all arrived (every 2^k-th row and column of the grid), with the grid's last row and column,
+ * which coarse levels miss when steps − 1 is not a power of two; points there not yet evaluated are
+ * null (gaps). When every point has arrived it is the whole surface.
+ */
+export function surfaceSoFar(x: number[], y: number[] | null, results: PartialFile['results'], provenance: Record<string, unknown>): SurfaceFile {
+  const nx = x.length;
+  const ny = y?.length ?? 1;
+  const has = (ix: number, iy: number) => String(iy * nx + ix) in results;
+  const multiples = (n: number, step: number) => Array.from({ length: Math.ceil(n / step) }, (_, i) => i * step);
+  const along = (n: number, step: number) => [...new Set([...multiples(n, step), n - 1])];
+  const complete = (step: number) => multiples(ny, step).every((iy) => multiples(nx, step).every((ix) => has(ix, iy)));
+  const top = 2 ** Math.floor(Math.log2(Math.max(nx, ny, 1)));
+  let step = 1;
+  while (step < top && !complete(step)) step *= 2;
+  const xs = along(nx, step);
+  const ys = ny === 1 ? [0] : along(ny, step);
+  const points = ys.flatMap((iy) => xs.map((ix): PointResult => {
+    const r = results[String(iy * nx + ix)];
+    return { loss: r?.[0] ?? NaN, accuracy: r?.[1] ?? NaN };
+  }));
+  const surface = buildSurface(xs.map((i) => x[i]!), y ? ys.map((i) => y[i]!) : null, points, provenance);
+  // only evaluated points are non-finite; the others are just not there yet
+  surface.nonFinite = surface.nonFinite.filter(([iy, ix]) => has(xs[ix]!, ys[iy]!));
+  return surface;
+}
+
 /** This shard's points, in coarse-to-fine order: index i belongs to shard i mod n. */
 export function shardIndices(nx: number, ny: number, shard: Shard): number[] {
   return coarseToFine(nx, ny).filter((i) => i % shard.count === shard.index);

@@ -14,3 +14,4 @@ export { figureSvg, FONT, PATH_COLOR } from './svg.js';
 export { createFigureRenderer, LIGHT, BACKGROUND, type FigureRenderer } from './draw.js';
 
 export { pickPoint, type Picked } from './pick.js';
+export { curveSvg, type CurveSeries, type CurveOptions } from './curve.js';

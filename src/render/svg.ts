@@ -17,13 +17,13 @@ export const PATH_COLOR = '#e4002b';
 const INK = '#222';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const f1 = (v: number) => (Math.round(v * 10) / 10).toString();
+export const f1 = (v: number) => (Math.round(v * 10) / 10).toString();
 
-function text(x: number, y: number, s: string, attrs = ''): string {
+export function text(x: number, y: number, s: string, attrs = ''): string {
   return `<text x="${f1(x)}" y="${f1(y)}" ${attrs}>${esc(s)}</text>`;
 }
 
-function polyline(points: Array<[number, number]>, attrs: string): string {
+export function polyline(points: Array<[number, number]>, attrs: string): string {
   return `<polyline points="${points.map(([x, y]) => `${f1(x)},${f1(y)}`).join(' ')}" fill="none" ${attrs}/>`;
 }
 
