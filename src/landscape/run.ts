@@ -128,8 +128,13 @@ export interface LandscapeRun {
   fingerprint: string;
   provenance: Record<string, unknown>;
   shard?: Shard;
-  /** points evaluated per call of `evaluate` (and per save) */
+  /** points evaluated per call of `evaluate` (and per save); with `chunkSeconds`, the most */
   chunk: number;
+  /**
+   * a time per chunk to aim at (a page that must answer Stop soon): chunks start at one point and
+   * are resized after each to take about this long, up to `chunk` points
+   */
+  chunkSeconds?: number;
   /** evaluates points given as (x, y) coordinates, in order */
   evaluate: (points: Array<[number, number]>) => Promise<PointResult[]>;
   /** saved after every chunk; with resume, results already there are kept and skipped */
@@ -160,12 +165,16 @@ export async function runLandscape(run: LandscapeRun): Promise<PartialFile> {
   const todo = mine.filter((i) => !(String(i) in state.results));
   run.onStart?.(mine.length - todo.length, mine.length);
   const coord = (i: number): [number, number] => [run.x[i % nx]!, run.y ? run.y[Math.floor(i / nx)]! : 0];
-  for (let c = 0; c < todo.length; c += run.chunk) {
-    const indices = todo.slice(c, c + run.chunk);
+  let size = run.chunkSeconds ? 1 : run.chunk;
+  for (let c = 0; c < todo.length; ) {
+    const indices = todo.slice(c, c + size);
+    c += indices.length;
     const t0 = performance.now();
     const results = await run.evaluate(indices.map(coord));
+    const seconds = (performance.now() - t0) / 1e3;
+    if (run.chunkSeconds) size = Math.max(1, Math.min(run.chunk, Math.floor((indices.length * run.chunkSeconds) / Math.max(seconds, 1e-3))));
     const timings = state.timings!;
-    timings.seconds += (performance.now() - t0) / 1e3;
+    timings.seconds += seconds;
     timings.points += indices.length;
     indices.forEach((i, k) => (state.results[String(i)] = [finiteOrNull(results[k]!.loss), finiteOrNull(results[k]!.accuracy)]));
     if (run.store) await run.store.save(state);

@@ -35,8 +35,6 @@ export interface LiveSettings {
   range: number;
   /** test images the landscape is evaluated on */
   samples: number;
-  /** points per evaluation call: the page checks Stop between chunks */
-  chunk: number;
   seed: number;
 }
 
@@ -48,7 +46,6 @@ const NUMBERS: Record<Exclude<keyof LiveSettings, 'model' | 'optimizer'>, { min:
   steps: { min: 2, max: 101, int: true, fallback: 17 },
   range: { min: 1e-3, max: 100, int: false, fallback: 1 },
   samples: { min: 1, max: 10000, int: true, fallback: 500 },
-  chunk: { min: 1, max: 1024, int: true, fallback: 8 },
   seed: { min: 0, max: 2 ** 31 - 1, int: true, fallback: 0 },
 };
 
@@ -100,6 +97,9 @@ const CONTROLS = `
 type State = 'starting' | 'ready' | 'training' | 'mapping' | 'done' | 'stopped' | 'error' | 'lost' | 'no-webgpu';
 
 class Stopped extends Error {}
+
+/** Each pass over the evaluation set is sized to take about this long, so that Stop is answered soon. */
+const CHUNK_SECONDS = 0.15;
 
 const NO_WEBGPU = 'This browser has no WebGPU (navigator.gpu is missing): losscape needs Chrome or Edge 113 or later, or another browser with WebGPU enabled. Nothing can run here.';
 
@@ -215,10 +215,10 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
       setState('done', done);
     } catch (e) {
       busy = false;
+      if (e instanceof Stopped) return setState('stopped', `Stopped. ${e.message}`);
       // a lost device makes the work in flight fail first; give its lost promise a moment to say why
       const lost = eng && (eng.lost ?? (await Promise.race([eng.device.lost, new Promise<null>((r) => setTimeout(() => r(null), 250))])));
       if (lost) setState('lost', `The GPU device was lost (${lost.reason}${lost.message ? `: ${lost.message}` : ''}). What was computed is kept; press a button to start again on a new device.`);
-      else if (e instanceof Stopped) setState('stopped', `Stopped. ${e.message}`);
       else setState('error', (e as Error).message);
     }
   };
@@ -264,7 +264,7 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
     try {
       const name = `${s.model}-${s.optimizer}.safetensors`;
       weights = { name, bytes: await weightsToBytes(result.model), config: m.config };
-      const meta = { ...result.final, optimizer: s.optimizer, lr: s.lr, data: `mnist-slice (${s.train} training images)` };
+      const meta = { optimizer: s.optimizer, lr: s.lr, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed, data: `mnist-slice (${s.train} training images)`, history: result.history };
       offer([
         { name, bytes: weights.bytes, type: 'application/octet-stream' },
         { name: `${name}.json`, bytes: JSON.stringify(makeSidecar(m.config, meta), null, 2), type: 'application/json' },
@@ -281,23 +281,30 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
     const job = await prepareLandscape({
       config: w.config, checkpoints: [{ name: w.name, bytes: w.bytes }], plan: 'plane', steps: s.steps, range: [-s.range, s.range],
       directions: { kind: 'random', seed: s.seed }, data: take(test, s.samples), dataInfo: { dataset: 'mnist-slice', split: 'test' },
-      batchSize: Math.min(s.samples, 500), chunk: s.chunk,
+      batchSize: Math.min(s.samples, 500),
     });
     try {
       const results: PartialFile['results'] = {};
+      let shown = '';
+      /** Draws a surface unless the one on screen has the same points (most chunks add none to the finest complete level). */
       const show = (sf: SurfaceFile) => {
+        const key = `${sf.x.length}x${sf.y?.length}:${sf.loss.flat().filter((v) => v !== null).length}`;
+        if (key === shown) return;
+        shown = key;
         surface = sf;
         viewer.setSurfaces([{ name: w.name, surface: sf }]);
       };
       const partial = await job.run({
+        chunkSeconds: CHUNK_SECONDS,
         onChunk: (chunk, done, total) => {
           for (const { index, result } of chunk) results[String(index)] = [finite(result.loss), finite(result.accuracy)];
           show(surfaceSoFar(job.x, job.y, results, job.provenance));
-          statusLine.textContent = `landscape of ${w.name}: ${done} of ${total} points (${job.evaluator} evaluator, chunks of ${job.chunk})`;
+          statusLine.textContent = `landscape of ${w.name}: ${done} of ${total} points (${job.evaluator} evaluator, ${chunk.length} in the last pass)`;
           if (stopping) throw new Stopped(`${done} of ${total} points are kept (drawn at the finest complete level).`);
         },
       });
       const whole = mergePartials([partial]);
+      shown = '';
       show(whole);
       offer([{ name: 'landscape.json', bytes: JSON.stringify(whole), type: 'application/json' }]);
       return `landscape of ${w.name}: ${job.points} points, ${(whole.provenance.timings as { pointsPerSecond: number }).pointsPerSecond.toFixed(1)} points/s`;
