@@ -2,20 +2,19 @@
 // SwiftShader), served by serveViewer({ live: true }): the adapter; the op suite's key cases run in
 // the page against the float64 reference run here on the same inputs; a training run whose loss
 // falls and a landscape equal to Node's within 1e-4, drawn where the colormap puts it; Stop within a
-// second; a tab in the background; no WebGPU; a lost device; weights from an address.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+// second; a tab in the background; no WebGPU; a lost device; weights from an address; and the
+// embedding example.
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
 import { mnistSlice } from '../src/node/data.js';
-import { serveViewer, type ViewerServer } from '../src/node/viewer.js';
+import { loadPageScript, serveViewer, type ViewerServer } from '../src/node/viewer.js';
 import { relativeError } from '../src/tensor/shape.js';
 import { hostRng, SEED } from './helpers.js';
 import * as A from './ref-autograd.js';
 import { ref } from './reference.js';
-import { clearPoint, expectColor, readPng } from './render-helpers.js';
+import { clearPoint, expectColor, launchChromium, readPng } from './render-helpers.js';
 
 let ctx: BrowserContext;
 let server: ViewerServer;
@@ -23,12 +22,7 @@ const seedNote = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
 
 beforeAll(async () => {
   server = await serveViewer([], { live: true });
-  ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'losscape-chromium-')), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1000, height: 900 },
-    args: ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-angle=swiftshader'],
-  });
+  ctx = await launchChromium({ width: 1000, height: 900 });
 }, 60_000);
 
 afterAll(async () => {
@@ -76,6 +70,13 @@ async function stop(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { stopped: Promise<number> }).stopped);
 }
 
+/** The page's own core module (one engine with the live page's) as window.losscape, for evaluate(). */
+type WithCore = { losscape: typeof L };
+async function exposeCore(page: Page): Promise<void> {
+  await page.addScriptTag({ type: 'module', content: "import * as L from '/losscape.js'; window.losscape = L;" });
+  await page.waitForFunction(() => 'losscape' in window);
+}
+
 /** The bytes behind one of the page's download links. */
 const download = (page: Page, name: string) =>
   page.evaluate(async (n) => [...new Uint8Array(await (await fetch(document.querySelector<HTMLAnchorElement>(`a[download="${n}"]`)!.href)).arrayBuffer())], name).then((b) => new Uint8Array(b));
@@ -85,9 +86,7 @@ describe('the core in Chromium (WebGPU on SwiftShader)', () => {
     const { page, errors } = await live('');
     expect(await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.architecture)).toBe('swiftshader');
     expect(await page.textContent('.lc-adapter')).toBe('WebGPU adapter: google swiftshader (software: slow)');
-    // the page's own core module (one engine with the live page's), for the cases below
-    await page.addScriptTag({ type: 'module', content: "import * as L from '/losscape.js'; window.losscape = L;" });
-    await page.waitForFunction(() => 'losscape' in window);
+    await exposeCore(page);
     const rng = hostRng();
     const random = (shape: number[], lo = -1, hi = 1) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + (hi - lo) * rng());
     const conv = { stride: [2, 1] as [number, number], padding: [1, 2] as [number, number], dilation: [1, 2] as [number, number], groups: 1 };
@@ -103,7 +102,7 @@ describe('the core in Chromium (WebGPU on SwiftShader)', () => {
       const weights = random(expected.shape);
       A.backward(A.sum(A.mul(expected, A.leaf(ref(expected.shape, weights))), expected.shape.map((_, i) => i)));
       const got = await page.evaluate(async ({ op, shapes, inputs, weights, args }) => {
-        const L = (window as unknown as { losscape: typeof import('../src/index.js') }).losscape;
+        const L = (window as unknown as WithCore).losscape;
         L.getEngine().poison = true; // an unwritten output reads NaN
         const xs = inputs.map((d, i) => L.fromArray(Float32Array.from(d), shapes[i]!).requireGrad());
         const out = op === 'matmul' ? L.matmul(xs[0]!, xs[1]!, args as never) : op === 'conv2d' ? L.conv2d(xs[0]!, xs[1]!, xs[2]!, args as never) : L.attention(xs[0]!, xs[1]!, xs[2]!, args as never);
@@ -181,7 +180,7 @@ describe('the live page', () => {
 
   it('stops within a second, keeps what it drew, and starts again on a new device after the device is lost', async () => {
     const { page, errors } = await live('model=mlp&epochs=3&train=256&batchSize=16&steps=5&samples=100');
-    await page.addScriptTag({ type: 'module', content: "import * as L from '/losscape.js'; window.losscape = L;" });
+    await exposeCore(page);
     // Stop while training
     await page.click('button[name="train"]');
     await page.waitForFunction(() => /step [2-9]/.test(document.querySelector('.lc-status')!.textContent!), null, { timeout: 60_000 });
@@ -191,7 +190,7 @@ describe('the live page', () => {
     // the device lost while training: said so, then a new device on the next start
     await page.click('button[name="train"]');
     await page.waitForFunction(() => /step [2-9]/.test(document.querySelector('.lc-status')!.textContent!), null, { timeout: 60_000 });
-    await page.evaluate(() => (window as unknown as { losscape: typeof import('../src/index.js') }).losscape.getEngine().device.destroy());
+    await page.evaluate(() => (window as unknown as WithCore).losscape.getEngine().device.destroy());
     expect(await until(page, ['lost', 'error', 'done', 'stopped'])).toBe('lost');
     expect(await status(page)).toMatch(/^The GPU device was lost \(destroyed: .*\)\. What was computed is kept; press a button to start again on a new device\.$/);
     await page.fill('[name="epochs"]', '1');
@@ -253,4 +252,19 @@ describe('the live page', () => {
     await bad.page.close();
     await good.page.close();
   }, 90_000);
+
+  it('examples/embed.html trains, maps and draws a landscape with the core module', async () => {
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // the example as a project serves it, the package's page module where npm puts it
+    await page.route('**/examples/embed.html', (r) => r.fulfill({ body: readFileSync('examples/embed.html', 'utf8'), contentType: 'text/html' }));
+    const core = (await loadPageScript('losscape.js')).text;
+    await page.route('**/examples/node_modules/losscape/dist/page/losscape.js', (r) => r.fulfill({ body: core, contentType: 'text/javascript' }));
+    await page.goto(new URL('/examples/embed.html', server.url).href);
+    await page.waitForSelector('#landscape[data-state="ready"]', { timeout: 60_000 });
+    expect(await page.textContent('#landscape .lc-overlay')).toContain('21×21 points');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });
