@@ -117,15 +117,11 @@ async function fetchBytes(url: string, what: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-export interface Live {
-  /** the last landscape drawn (null before any) */
-  readonly surface: SurfaceFile | null;
-  /** asks the run in progress to stop at its next step or chunk */
-  stop(): void;
-}
+const lostText = (info: GPUDeviceLostInfo) =>
+  `The GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''}). What was computed is kept; press a button to start again on a new device.`;
 
 /** Mounts the live page into `root`; settings and ?weights= come from `search`, relative to `base`. */
-export function mountLive(root: HTMLElement, search = location.search, base = location.href): Live {
+export function mountLive(root: HTMLElement, search = location.search, base = location.href): void {
   addStyle('lc-live-style', STYLE);
   root.classList.add('lc-live');
   root.innerHTML = CONTROLS;
@@ -140,7 +136,6 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
   let busy = false;
   let stopping = false;
   let weights: { name: string; bytes: Uint8Array; config: ModelConfig } | null = null;
-  let surface: SurfaceFile | null = null;
   let slice: Promise<{ train: Dataset; test: Dataset }> | null = null;
   const curve: Record<'train' | 'test', Array<[number, number]>> = { train: [], test: [] };
 
@@ -177,7 +172,7 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
   /** Says so when a device is lost between runs (a run in flight says so itself). */
   const watch = (eng: Engine) =>
     eng.device.lost.then((info) => {
-      if (!busy && engine === eng) setState('lost', `The GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''}); press a button to start again on a new device.`);
+      if (!busy && engine === eng) setState('lost', lostText(info));
     });
 
   let settings: LiveSettings;
@@ -218,7 +213,7 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
       if (e instanceof Stopped) return setState('stopped', `Stopped. ${e.message}`);
       // a lost device makes the work in flight fail first; give its lost promise a moment to say why
       const lost = eng && (eng.lost ?? (await Promise.race([eng.device.lost, new Promise<null>((r) => setTimeout(() => r(null), 250))])));
-      if (lost) setState('lost', `The GPU device was lost (${lost.reason}${lost.message ? `: ${lost.message}` : ''}). What was computed is kept; press a button to start again on a new device.`);
+      if (lost) setState('lost', lostText(lost));
       else setState('error', (e as Error).message);
     }
   };
@@ -291,7 +286,6 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
         const key = `${sf.x.length}x${sf.y?.length}:${sf.loss.flat().filter((v) => v !== null).length}`;
         if (key === shown) return;
         shown = key;
-        surface = sf;
         viewer.setSurfaces([{ name: w.name, surface: sf }]);
       };
       const partial = await job.run({
@@ -355,13 +349,4 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
       setState('error', (e as Error).message);
     }
   })();
-
-  return {
-    get surface() {
-      return surface;
-    },
-    stop: () => {
-      stopping = true;
-    },
-  };
 }
