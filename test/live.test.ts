@@ -4,10 +4,13 @@
 // falls and a landscape equal to Node's within 1e-4, drawn where the colormap puts it; Stop within a
 // second; a tab in the background; no WebGPU; a lost device; weights from an address; and the
 // embedding example.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import { saveCheckpoint } from '../src/node/checkpoint.js';
 import { mnistSlice } from '../src/node/data.js';
 import { loadPageScript, serveViewer, type ViewerServer } from '../src/node/viewer.js';
 import { relativeError } from '../src/tensor/shape.js';
@@ -228,29 +231,36 @@ describe('the live page', () => {
     await noAdapter.page.close();
   }, 60_000);
 
-  it('maps weights from an address (?weights=), and names a file that is not safetensors', async () => {
+  it('maps a checkpoint served with it (?weights=), and names a file that is not safetensors', async () => {
     await L.init();
     const model = L.createModel({ kind: 'mlp', sizes: [784, 16, 10] }, 5);
-    const bytes = await L.weightsToBytes(model);
+    const checkpoint = path.join(mkdtempSync(path.join(tmpdir(), 'losscape-live-')), 'good.safetensors');
+    await saveCheckpoint(checkpoint, model);
     model.dispose();
-    const sidecar = JSON.stringify(L.makeSidecar(model.config));
-    const serve = async (page: Page) => {
-      await page.route('**/fake/good.safetensors', (r) => r.fulfill({ body: Buffer.from(bytes) }));
-      await page.route('**/fake/bad.safetensors', (r) => r.fulfill({ body: 'these are not tensors' }));
-      await page.route('**/fake/*.safetensors.json', (r) => r.fulfill({ body: sidecar, contentType: 'application/json' }));
-    };
-    const bad = await live('weights=fake/bad.safetensors', serve);
+    // losscape view --live --checkpoint FILE: the page opens on it
+    const withCheckpoint = await serveViewer([], { live: true, checkpoint });
+    expect(withCheckpoint.url).toMatch(/\/live\?weights=weights\/good\.safetensors$/);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${withCheckpoint.url}&steps=3&samples=50`);
+    expect(await until(page, ['ready', 'error', 'no-webgpu'])).toBe('ready');
+    expect(await status(page)).toBe('weights good.safetensors (mlp) loaded: Map landscape draws the landscape around them.');
+    await page.click('button[name="map"]');
+    expect(await until(page, ['done', 'error', 'lost'], 60_000), (await status(page))!).toBe('done');
+    expect(await page.textContent('.lc-landscape .lc-overlay')).toContain('3×3 points');
+    await page.close();
+    await withCheckpoint.close();
+    // weights that are not safetensors, with a good sidecar: named before any work
+    const bad = await live('weights=fake/bad.safetensors', async (p) => {
+      await p.route('**/fake/bad.safetensors', (r) => r.fulfill({ body: 'these are not tensors' }));
+      await p.route('**/fake/bad.safetensors.json', (r) => r.fulfill({ body: readFileSync(`${checkpoint}.json`, 'utf8'), contentType: 'application/json' }));
+    });
     expect(await state(bad.page)).toBe('error');
     expect(await status(bad.page)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/fake\/bad\.safetensors: not a valid safetensors file: /);
     expect(await bad.page.isDisabled('button[name="map"]')).toBe(true);
-    const good = await live('weights=fake/good.safetensors&steps=3&samples=50', serve);
-    expect(await status(good.page)).toBe('weights good.safetensors (mlp) loaded: Map landscape draws the landscape around them.');
-    await good.page.click('button[name="map"]');
-    expect(await until(good.page, ['done', 'error', 'lost'], 60_000), (await status(good.page))!).toBe('done');
-    expect(await good.page.textContent('.lc-landscape .lc-overlay')).toContain('3×3 points');
-    expect([...bad.errors, ...good.errors]).toEqual([]);
+    expect([...errors, ...bad.errors]).toEqual([]);
     await bad.page.close();
-    await good.page.close();
   }, 90_000);
 
   it('examples/embed.html trains, maps and draws a landscape with the core module', async () => {

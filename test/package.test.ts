@@ -10,7 +10,7 @@
 // which rebuilds gl from source for minutes. So the dependencies are symbolic links to this
 // repository's node_modules, exactly the versions package.json asks for, and what the test checks is
 // the tarball: its files, its exports and types, its native dependencies loading, its bin.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -108,5 +108,22 @@ describe('the npm package', () => {
     expect(written.x).toEqual([-1, 0, 1]);
     expect(written.loss[0].every((v: unknown) => typeof v === 'number')).toBe(true);
     expect(readdirSync(path.join(dir, 'node_modules', 'losscape'))).not.toContain('src');
+
+    // losscape view --live from the package serves its prebuilt page files (no esbuild at run time)
+    const view = spawn(path.join(dir, 'node_modules', '.bin', 'losscape'), ['view', '--live'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        view.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+        view.once('exit', (code) => reject(new Error(`losscape view exited (${code})`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/live$/);
+      const page = path.join(dir, 'node_modules', 'losscape', 'dist', 'page');
+      for (const file of ['live.js', 'losscape.js', 'mnist-slice.bin']) {
+        const served = new Uint8Array(await (await fetch(new URL(file, url))).arrayBuffer());
+        expect(Buffer.compare(served, readFileSync(path.join(page, file))), file).toBe(0);
+      }
+    } finally {
+      view.kill();
+    }
   }, 180_000);
 });
