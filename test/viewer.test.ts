@@ -4,11 +4,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildViewerBundleWithInputs, serveViewer, viewerHtml, type ViewerServer } from '../src/node/viewer.js';
+import { loadPageScript, serveViewer, viewerHtml, type ViewerServer } from '../src/node/viewer.js';
 import { colormap, normalize, panelPixels, pickPoint, planFigure, pointPixel, type FigureOptions, type NamedSurface } from '../src/render/index.js';
-import { axis, clearPoint, expectColor, gridSurface, readPng, saddle } from './render-helpers.js';
+import { axis, clearPoint, expectColor, gridSurface, launchChromium, readPng, saddle } from './render-helpers.js';
 
 const x = axis(31);
 const para: NamedSurface = {
@@ -26,12 +26,7 @@ beforeAll(async () => {
   for (const s of [para, sad]) writeFileSync(path.join(dir, s.name), JSON.stringify(s.surface));
   writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ format: 'losscape-surface/1', x: [0, 1], y: null, loss: [[1]] }));
   server = await serveViewer([path.join(dir, 'para.json'), path.join(dir, 'saddle.json')]);
-  ctx = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'losscape-chromium-')), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1000, height: 680 },
-    args: ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-angle=swiftshader'],
-  });
+  ctx = await launchChromium({ width: 1000, height: 680 });
 }, 60_000);
 
 afterAll(async () => {
@@ -145,7 +140,7 @@ describe('web viewer', () => {
     const [ix, iy] = clearPoint(fig, 0, [17, 28], [2, 13]);
     const loss = para.surface.loss[iy]![ix]!;
     expectColor((await shot()).at(...pointPixel(fig, 0, fig.initialView, ix, iy)!), colormap('viridis')(normalize(fig.panels[0]!.scale, loss)!), 4, `loss ${loss}`);
-    const { inputs } = await buildViewerBundleWithInputs();
+    const { inputs } = await loadPageScript('viewer.js');
     expect(inputs.some((f) => f.includes('src/render/draw.ts'))).toBe(true);
     expect(inputs.filter((f) => /src\/(gpu|tensor|nn|landscape)\/|node_modules\/webgpu|kernels\//.test(f))).toEqual([]);
     await page.close();

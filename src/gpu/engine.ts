@@ -43,6 +43,7 @@ export class Engine {
   #dispatches = 0;
   #submits = 0;
   #error: string | null = null;
+  #lost: GPUDeviceLostInfo | null = null;
   /** Debug mode for tests: every buffer handed out by alloc() is first filled with a NaN pattern. */
   poison = false;
 
@@ -59,11 +60,17 @@ export class Engine {
       ev.preventDefault();
       this.#error ??= (ev as GPUUncapturedErrorEvent).error.message;
     });
+    device.lost.then((info) => (this.#lost = info));
   }
 
   static async create(): Promise<Engine> {
     const [{ device, adapter }, sources] = await Promise.all([requestDevice(), loadKernelSources()]);
     return new Engine(device, adapter, sources);
+  }
+
+  /** Why the device was lost (destroyed, or the driver gave it up), or null while it works. A lost engine's tensors are gone; `init()` starts a new engine. */
+  get lost(): GPUDeviceLostInfo | null {
+    return this.#lost;
   }
 
   get limits(): GPUSupportedLimits {
@@ -204,6 +211,7 @@ export class Engine {
   }
 
   #throwIfFailed(): void {
+    if (this.#lost) throw new Error(`losscape: the GPU device was lost (${this.#lost.reason}): ${this.#lost.message || 'no message'}`);
     if (this.#error === null) return;
     const msg = this.#error;
     this.#error = null;

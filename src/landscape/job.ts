@@ -81,7 +81,7 @@ export interface LandscapeJob {
   readonly points: number;
   evaluate(points: Array<[number, number]>): Promise<PointResult[]>;
   /** runs (or resumes) the grid, or one shard of it, chunk by chunk */
-  run(opts?: Pick<LandscapeRun, 'shard' | 'store' | 'resume' | 'onStart' | 'onChunk'>): Promise<PartialFile>;
+  run(opts?: Pick<LandscapeRun, 'shard' | 'store' | 'resume' | 'onStart' | 'onChunk' | 'chunkSeconds'>): Promise<PartialFile>;
   /** the random directions of a line or plane as safetensors bytes, to save beside the surface (null otherwise) */
   directionBytes(): Promise<Array<{ axis: 'd1' | 'd2'; bytes: Uint8Array }> | null>;
   dispose(): void;

@@ -59,6 +59,34 @@ export function coarseToFine(nx: number, ny: number): number[] {
   return order;
 }
 
+/**
+ * A coarse-to-fine run's surface so far, for a live view: the grid of the finest level whose points
+ * have all arrived (every 2^k-th row and column of the grid), with the grid's last row and column,
+ * which coarse levels miss when steps − 1 is not a power of two; points there not yet evaluated are
+ * null (gaps). When every point has arrived it is the whole surface.
+ */
+export function surfaceSoFar(x: number[], y: number[] | null, results: PartialFile['results'], provenance: Record<string, unknown>): SurfaceFile {
+  const nx = x.length;
+  const ny = y?.length ?? 1;
+  const has = (ix: number, iy: number) => String(iy * nx + ix) in results;
+  const multiples = (n: number, step: number) => Array.from({ length: Math.ceil(n / step) }, (_, i) => i * step);
+  const along = (n: number, step: number) => [...new Set([...multiples(n, step), n - 1])];
+  const complete = (step: number) => multiples(ny, step).every((iy) => multiples(nx, step).every((ix) => has(ix, iy)));
+  const top = 2 ** Math.floor(Math.log2(Math.max(nx, ny, 1)));
+  let step = 1;
+  while (step < top && !complete(step)) step *= 2;
+  const xs = along(nx, step);
+  const ys = ny === 1 ? [0] : along(ny, step);
+  const points = ys.flatMap((iy) => xs.map((ix): PointResult => {
+    const r = results[String(iy * nx + ix)];
+    return { loss: r?.[0] ?? NaN, accuracy: r?.[1] ?? NaN };
+  }));
+  const surface = buildSurface(xs.map((i) => x[i]!), y ? ys.map((i) => y[i]!) : null, points, provenance);
+  // only evaluated points are non-finite; the others are just not there yet
+  surface.nonFinite = surface.nonFinite.filter(([iy, ix]) => has(xs[ix]!, ys[iy]!));
+  return surface;
+}
+
 /** This shard's points, in coarse-to-fine order: index i belongs to shard i mod n. */
 export function shardIndices(nx: number, ny: number, shard: Shard): number[] {
   return coarseToFine(nx, ny).filter((i) => i % shard.count === shard.index);
@@ -104,8 +132,13 @@ export interface LandscapeRun {
   fingerprint: string;
   provenance: Record<string, unknown>;
   shard?: Shard;
-  /** points evaluated per call of `evaluate` (and per save) */
+  /** points evaluated per call of `evaluate` (and per save); with `chunkSeconds`, the most */
   chunk: number;
+  /**
+   * a time per chunk to aim at (a page that must answer Stop soon): chunks start at one point and
+   * are resized after each to take about this long, up to `chunk` points
+   */
+  chunkSeconds?: number;
   /** evaluates points given as (x, y) coordinates, in order */
   evaluate: (points: Array<[number, number]>) => Promise<PointResult[]>;
   /** saved after every chunk; with resume, results already there are kept and skipped */
@@ -136,12 +169,16 @@ export async function runLandscape(run: LandscapeRun): Promise<PartialFile> {
   const todo = mine.filter((i) => !(String(i) in state.results));
   run.onStart?.(mine.length - todo.length, mine.length);
   const coord = (i: number): [number, number] => [run.x[i % nx]!, run.y ? run.y[Math.floor(i / nx)]! : 0];
-  for (let c = 0; c < todo.length; c += run.chunk) {
-    const indices = todo.slice(c, c + run.chunk);
+  let size = run.chunkSeconds ? 1 : run.chunk;
+  for (let c = 0; c < todo.length; ) {
+    const indices = todo.slice(c, c + size);
+    c += indices.length;
     const t0 = performance.now();
     const results = await run.evaluate(indices.map(coord));
+    const seconds = (performance.now() - t0) / 1e3;
+    if (run.chunkSeconds) size = Math.max(1, Math.min(run.chunk, Math.floor((indices.length * run.chunkSeconds) / Math.max(seconds, 1e-3))));
     const timings = state.timings!;
-    timings.seconds += (performance.now() - t0) / 1e3;
+    timings.seconds += seconds;
     timings.points += indices.length;
     indices.forEach((i, k) => (state.results[String(i)] = [finiteOrNull(results[k]!.loss), finiteOrNull(results[k]!.accuracy)]));
     if (run.store) await run.store.save(state);

@@ -22,6 +22,8 @@ export interface Optimizer {
   /** optimizer state, flat, by name (for checkpoints) */
   state(): Record<string, Tensor>;
   stepCount: number;
+  /** frees the optimizer's buffers (not the parameters') */
+  dispose(): void;
 }
 
 function dispatch(entry: string, flat: FlatParameters, params: Params, buffers: Array<Tensor | null>, constants: Record<string, number> = {}): void {
@@ -66,6 +68,9 @@ export class SGD implements Optimizer {
   state(): Record<string, Tensor> {
     return { momentum_buffer: this.#buf };
   }
+  dispose(): void {
+    this.#buf.dispose();
+  }
 }
 
 export interface AdamWOptions {
@@ -102,6 +107,9 @@ export class AdamW implements Optimizer {
   }
   state(): Record<string, Tensor> {
     return { exp_avg: this.#m, exp_avg_sq: this.#v, ...(this.#vmax ? { max_exp_avg_sq: this.#vmax } : {}) };
+  }
+  dispose(): void {
+    for (const t of Object.values(this.state())) t.dispose();
   }
 }
 
@@ -202,5 +210,9 @@ export class SAM implements Optimizer {
   }
   state(): Record<string, Tensor> {
     return this.base.state();
+  }
+  dispose(): void {
+    this.#old.dispose();
+    this.base.dispose();
   }
 }

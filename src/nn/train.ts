@@ -54,6 +54,8 @@ export interface TrainOptions {
   /** continue from the store's last snapshot, if it has one */
   resume?: boolean;
   onProgress?: (p: Progress) => void;
+  /** batches between progress reports (default 20): each reads the running sums back, a wait for the GPU */
+  progressEvery?: number;
   onEpoch?: (e: EpochMetrics) => void | Promise<void>;
   /** after every optimizer step (and once before the first, at step 0): the model and optimizer as they are */
   onStep?: (s: StepInfo) => void | Promise<void>;
@@ -225,6 +227,7 @@ export function checkTrainOptions(o: TrainOptions): void {
   int('batch size', o.batchSize, 1);
   int('seed', o.seed, 0);
   int('warmup', o.warmupSteps, 0);
+  int('progress every', o.progressEvery, 1);
   int('save every (steps)', o.saveEvery?.steps, 1);
   int('save every (epochs)', o.saveEvery?.epochs, 1);
   real('lr', o.lr, (x) => x > 0, 'a number above 0');
@@ -305,12 +308,29 @@ function restore(s: TrainSnapshot, o: TrainOptions, model: Layer, opt: Optimizer
   return s.meta;
 }
 
+/**
+ * Trains a model from its config. The optimizer's buffers are freed at the end; the model and its
+ * flat parameters are the caller's, unless training fails or a hook throws (a page's Stop): then
+ * they are freed too.
+ */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   checkTrainOptions(o);
   const model = createModel(o.model, o.seed);
   checkModelTakes(model, o.train, `training set (${o.train.name})`);
   const flat = FlatParameters.of(model);
   const opt = makeOptimizer(o.optimizer, flat, o);
+  try {
+    return await trainWith(o, model, flat, opt);
+  } catch (e) {
+    model.dispose();
+    flat.dispose();
+    throw e;
+  } finally {
+    opt.dispose();
+  }
+}
+
+async function trainWith(o: TrainOptions, model: Layer & { config: ModelConfig }, flat: FlatParameters, opt: Optimizer): Promise<TrainResult> {
   const schedule = { schedule: o.schedule ?? { kind: 'constant' as const }, warmupSteps: o.warmupSteps ?? 0 };
   const saved = o.resume && o.store ? await o.store.load() : null;
   const meta: TrainMeta = saved
@@ -366,7 +386,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       await o.onStep?.(stepInfo());
       if (meta.batch < batchesPerEpoch && numberedAt(false)) await snapshot(totals, (performance.now() - t0) / 1e3, true);
       // reading the running sums waits for the GPU: only now and then
-      if (o.onProgress && (meta.batch % 20 === 0 || meta.batch === batchesPerEpoch)) {
+      if (o.onProgress && (meta.batch % (o.progressEvery ?? 20) === 0 || meta.batch === batchesPerEpoch)) {
         const [l, c] = await totals.data();
         o.onProgress({ epoch, batch: meta.batch, batches: batchesPerEpoch, samples: seen, loss: l! / seen, accuracy: c! / seen, samplesPerSecond: seen / ((performance.now() - t0) / 1e3) });
       }

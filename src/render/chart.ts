@@ -1,5 +1,5 @@
 // Line charts as SVG: several series on shared axes, one panel per quantity (training curves: loss
-// and accuracy per epoch for each run; a study's edge loss through training). Colours from
+// and accuracy per epoch for each run; a study's edge loss through training; the live page's loss). Colours from
 // d3-scale-chromatic's Tableau10, one per run; a second style per run (dashed) for its second
 // series kind (train against test). Pure: rasterized by resvg in Node, or put in a page as is.
 import { scaleLinear } from 'd3-scale';
@@ -12,6 +12,8 @@ export interface Series {
   /** which colour: series of one run share it */
   group: number;
   dashed?: boolean;
+  /** dots instead of a line (e.g. one value per epoch among per-step values) */
+  dots?: boolean;
   points: Array<[number, number | null]>;
 }
 
@@ -70,8 +72,9 @@ function panelSvg(p: ChartPanel, x0: number, y0: number, w: number, h: number): 
     // a null (non-finite) value breaks the line
     let run: Array<[number, number]> = [];
     const flush = () => {
-      if (run.length > 1) out.push(polyline(run, `stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}`));
-      if (run.length === 1) out.push(`<circle cx="${f1(run[0]![0])}" cy="${f1(run[0]![1])}" r="2.5" fill="${color}"/>`);
+      if (s.dots) for (const [x, y] of run) out.push(`<circle cx="${f1(x)}" cy="${f1(y)}" r="3" fill="${color}"/>`);
+      else if (run.length > 1) out.push(polyline(run, `stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}`));
+      else if (run.length === 1) out.push(`<circle cx="${f1(run[0]![0])}" cy="${f1(run[0]![1])}" r="2.5" fill="${color}"/>`);
       run = [];
     };
     for (const [x, v] of s.points) {
@@ -81,7 +84,10 @@ function panelSvg(p: ChartPanel, x0: number, y0: number, w: number, h: number): 
     flush();
     const lx = plot.x + 8;
     const lyy = plot.y + 14 + 15 * i;
-    legend.push(`<line x1="${f1(lx)}" x2="${f1(lx + 22)}" y1="${f1(lyy - 4)}" y2="${f1(lyy - 4)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, text(lx + 28, lyy, s.label, 'font-size="11"'));
+    const mark = s.dots
+      ? `<circle cx="${f1(lx + 11)}" cy="${f1(lyy - 4)}" r="3" fill="${color}"/>`
+      : `<line x1="${f1(lx)}" x2="${f1(lx + 22)}" y1="${f1(lyy - 4)}" y2="${f1(lyy - 4)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
+    legend.push(mark, text(lx + 28, lyy, s.label, 'font-size="11"'));
   });
   return [...out, ...legend].join('');
 }

@@ -11,6 +11,7 @@ import { pickPoint, type Picked } from '../render/pick.js';
 import type { NamedSurface } from '../render/surface-check.js';
 import { figureSvg } from '../render/svg.js';
 import { readPickedFiles } from './load.js';
+import { addStyle } from './style.js';
 
 export interface Viewer {
   /** shows these surfaces (replacing what was shown) */
@@ -21,6 +22,21 @@ export interface Viewer {
   readonly figure: Figure | null;
   destroy(): void;
 }
+
+const STYLE = `
+.lc-viewer { padding: 8px 12px; }
+.lc-toolbar { display: flex; flex-wrap: wrap; gap: 6px 16px; align-items: center; margin-bottom: 6px; }
+.lc-toolbar label { display: inline-flex; gap: 4px; align-items: center; }
+.lc-open input { max-width: 220px; }
+.lc-viewer:not(.lc-many) .lc-scale { display: none; }
+.lc-readout { display: block; min-height: 1.4em; font-variant-numeric: tabular-nums; margin-bottom: 4px; }
+.lc-figure { position: relative; user-select: none; touch-action: none; }
+.lc-figure canvas, .lc-overlay { position: absolute; left: 0; top: 0; }
+.lc-overlay { pointer-events: none; }
+.lc-marker { position: absolute; left: -5px; top: -5px; width: 8px; height: 8px; border: 1px solid #fff; border-radius: 50%; background: #000; pointer-events: none; }
+.lc-messages { margin: 4px 0; padding-left: 18px; color: #555; }
+.lc-messages .lc-error { color: #b00020; }
+`;
 
 const UNIFORM = ['viridis', 'magma', 'inferno', 'plasma', 'cividis', 'turbo'];
 
@@ -49,6 +65,7 @@ export function readoutText(p: Picked): string {
 }
 
 export function mountViewer(root: HTMLElement, surfaces: NamedSurface[] = [], initial: FigureOptions = {}): Viewer {
+  addStyle('lc-viewer-style', STYLE);
   root.classList.add('lc-viewer');
   root.innerHTML = CONTROLS;
   const $ = <T extends Element>(sel: string) => root.querySelector(sel) as T;
