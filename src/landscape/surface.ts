@@ -81,19 +81,27 @@ export function surfaceCsv(s: SurfaceFile): string {
   return `${rows.join('\n')}\n`;
 }
 
-/** Legacy VTK structured grid: points (x, y, loss) and point data loss and accuracy (x fastest). */
+/**
+ * Legacy VTK structured grid: points (x, y, loss) and point data loss and accuracy (x fastest).
+ * VTK's ASCII reader cannot parse "nan", so a point whose loss is not finite is written at the
+ * grid's highest finite loss and hidden with VTK's own blanking: a `vtkGhostType` array (written only
+ * when there are such points) with HIDDENPOINT (2) there, which ParaView leaves out. An accuracy that
+ * is not finite is written as -1 (it is never finite where the loss is not; MSE runs have none: the
+ * accuracy array is left out).
+ */
 export function surfaceVtk(s: SurfaceFile): string {
   const ys = s.y ?? [0];
   const nx = s.x.length;
   const ny = ys.length;
-  const val = (v: number | null) => (v === null ? 'nan' : String(v));
+  const finite = s.loss.flat().filter((v): v is number => v !== null);
+  const fill = finite.length ? Math.max(...finite) : 0;
+  const each = (f: (iy: number, ix: number) => string) => ys.flatMap((_, iy) => s.x.map((__, ix) => f(iy, ix)));
+  const loss = (iy: number, ix: number) => String(s.loss[iy]![ix] ?? fill);
   const lines = ['# vtk DataFile Version 3.0', 'losscape loss surface', 'ASCII', 'DATASET STRUCTURED_GRID', `DIMENSIONS ${nx} ${ny} 1`, `POINTS ${nx * ny} double`];
-  ys.forEach((yv, iy) => s.x.forEach((xv, ix) => lines.push(`${xv} ${yv} ${val(s.loss[iy]![ix]!)}`)));
-  lines.push(`POINT_DATA ${nx * ny}`);
-  for (const name of ['loss', 'accuracy'] as const) {
-    lines.push(`SCALARS ${name} double 1`, 'LOOKUP_TABLE default');
-    ys.forEach((_, iy) => s.x.forEach((__, ix) => lines.push(val(s[name][iy]![ix]!))));
-  }
+  lines.push(...each((iy, ix) => `${s.x[ix]} ${ys[iy]} ${loss(iy, ix)}`));
+  lines.push(`POINT_DATA ${nx * ny}`, 'SCALARS loss double 1', 'LOOKUP_TABLE default', ...each(loss));
+  if (s.accuracy.flat().some((v) => v !== null)) lines.push('SCALARS accuracy double 1', 'LOOKUP_TABLE default', ...each((iy, ix) => String(s.accuracy[iy]![ix] ?? -1)));
+  if (s.nonFinite.length) lines.push('SCALARS vtkGhostType unsigned_char 1', 'LOOKUP_TABLE default', ...each((iy, ix) => (s.loss[iy]![ix] === null ? '2' : '0')));
   return `${lines.join('\n')}\n`;
 }
 
