@@ -210,5 +210,5 @@ export function mergePartials(parts: PartialFile[], names: string[] = parts.map(
   const seconds = parts.reduce((t, p) => t + (p.timings?.seconds ?? 0), 0);
   const points = parts.reduce((t, p) => t + (p.timings?.points ?? 0), 0);
   const timings = { seconds, pointsPerSecond: seconds > 0 ? points / seconds : null, ...(parts.length > 1 ? { shardSeconds: parts.map((p) => p.timings?.seconds ?? null) } : {}) };
-  return buildSurface(first.x, first.y, results, { ...first.provenance, shards: first.shard.count, timings });
+  return buildSurface(first.x, first.y, results, { ...first.provenance, fingerprint: first.fingerprint, shards: first.shard.count, timings });
 }

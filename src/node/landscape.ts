@@ -137,8 +137,14 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
       writeOnce(file, bytes, !o.resume && shard.count === 1);
       files.push(file);
     }
-    const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, ...events });
     const info = { evaluator: job.evaluator, chunk: job.chunk, points: job.points, fingerprint: job.fingerprint };
+    // a resumed run that had already finished (a requeued job, say) ends with its surface as it is
+    const done = o.resume && shard.count === 1 ? finishedSurface(`${o.out}.json`, job.fingerprint) : null;
+    if (done) {
+      events.onStart?.(job.points, job.points);
+      return { job: info, files: [...files, ...['json', 'csv', 'vtk'].map((e) => `${o.out}.${e}`)], surface: done, summary: summarizeSurface(done) };
+    }
+    const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, ...events });
     if (shard.count > 1) return { job: info, files: [...files, partialFile], partial: part };
     const surface = mergePartials([part], [partialFile]);
     (surface.provenance.timings as Record<string, unknown>).totalSeconds = (performance.now() - started) / 1e3;
@@ -147,6 +153,17 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
     return { job: info, files, surface, summary: summarizeSurface(surface) };
   } finally {
     job.dispose();
+  }
+}
+
+/** The surface a finished run of this job wrote (its provenance holds the fingerprint), or null. */
+function finishedSurface(file: string, fingerprint: string): SurfaceFile | null {
+  if (!existsSync(file)) return null;
+  try {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as SurfaceFile;
+    return s.format === 'losscape-surface/1' && s.provenance?.fingerprint === fingerprint ? s : null;
+  } catch {
+    return null;
   }
 }
 
