@@ -245,7 +245,7 @@ export function mountLive(root: HTMLElement, search = location.search, base = lo
       drawCurve();
     };
     const result = await train({
-      model: m.config, optimizer: s.optimizer, samBase: 'adamw', lr: s.lr, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed,
+      model: m.config, optimizer: s.optimizer, ...(s.optimizer === 'sam' ? { samBase: 'adamw' as const } : {}), lr: s.lr, epochs: s.epochs, batchSize: s.batchSize, seed: s.seed,
       train: take(trainSet, s.train), test, progressEvery: 2, onProgress,
       onEpoch: (e) => {
         curve.test.push([e.step, e.testLoss]);
