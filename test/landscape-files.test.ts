@@ -61,6 +61,25 @@ describe('landscape jobs on files, every plan', () => {
     expect((g.surface!.provenance.plan as { directions: Array<{ file: string }> }).directions[0]!.file).toBe(file('c1-c0.safetensors'));
   });
 
+  it('hessian: the plane of the two sharpest directions, whose curvature at the centre is the top eigenvalue', async () => {
+    // a softmax regression: smooth, so finite differences see its Hessian (a ReLU net's loss has kinks
+    // that the Hessian, exact between them, does not; measured: the curvature then wanders with h)
+    const linear = L.createModel({ kind: 'mlp', sizes: [784, 10] }, SEED % 1000);
+    await N.saveCheckpoint(file('linear.safetensors'), linear);
+    linear.dispose();
+    const h = 0.01;
+    const r = await N.landscapeFromFiles({ ...base, checkpoints: [file('linear.safetensors')], plan: 'plane', directions: { kind: 'hessian', seed: 1 }, range: [-h, h], steps: 3, out: file('hessian') });
+    const plan = r.surface!.provenance.plan as { directions: string; eigenvalues: number[]; residuals: number[] };
+    expect(plan.directions).toBe('hessian');
+    expect(plan.eigenvalues.length).toBe(2);
+    expect(plan.eigenvalues[0]).toBeGreaterThanOrEqual(plan.eigenvalues[1]!);
+    // unit directions: the second difference of the loss along each is its eigenvalue (to O(h²))
+    const L0 = r.surface!.loss[1]![1]!;
+    const along = [(r.surface!.loss[1]![0]! + r.surface!.loss[1]![2]! - 2 * L0) / h ** 2, (r.surface!.loss[0]![1]! + r.surface!.loss[2]![1]! - 2 * L0) / h ** 2];
+    along.forEach((c, i) => expect(Math.abs(c - plan.eigenvalues[i]!) / plan.eigenvalues[i]!, `curvature along d${i + 1}: ${c} against λ${i + 1} = ${plan.eigenvalues[i]}; ${seedNote}`).toBeLessThan(0.01));
+    expect(existsSync(file('hessian.d1.safetensors')) && existsSync(file('hessian.d2.safetensors'))).toBe(true);
+  });
+
   it('interp: 0 is the first checkpoint, 1 the second, the default range -0.5 to 1.5', async () => {
     const r = await N.landscapeFromFiles({ ...base, checkpoints: [file('c0.safetensors'), file('c1.safetensors')], plan: 'interp', out: file('interp') });
     expect(r.surface!.x).toEqual([-0.5, 0, 0.5, 1, 1.5]);

@@ -11,6 +11,8 @@ import { checkModelConfig, checkModelTakes, createModel, type ModelConfig } from
 import { sub } from '../tensor/elementwise.js';
 import { assign, clone } from '../tensor/layout.js';
 import type { Engine } from '../gpu/engine.js';
+import { HessianOperator } from '../sharpness/hvp.js';
+import { topEigen } from '../sharpness/lanczos.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -35,7 +37,13 @@ export interface WeightsInput {
 export type DirectionsSpec =
   | { kind: 'random'; seed: number; normalization?: Normalization; oneD?: 'ignore' | 'keep'; only?: string }
   /** directions made elsewhere, used as given (not normalized) */
-  | { kind: 'given'; inputs: WeightsInput[] };
+  | { kind: 'given'; inputs: WeightsInput[] }
+  /**
+   * the sharpest directions: unit eigenvectors of the Hessian of the loss over the evaluation samples
+   * for its largest eigenvalues (Lanczos with exact Hessian-vector products, src/sharpness/); the
+   * range is then a distance in parameter space
+   */
+  | { kind: 'hessian'; seed?: number };
 
 export interface LandscapeSpec {
   config: ModelConfig;
@@ -97,7 +105,7 @@ const isInt = (v: unknown, min: number) => typeof v === 'number' && Number.isInt
 /** What checkLandscapeSpec reads: a spec whose weights, data and direction bytes may not be read yet. */
 export type LandscapeSettings = Omit<LandscapeSpec, 'config' | 'checkpoints' | 'data' | 'dataInfo' | 'calibration' | 'directions'> & {
   checkpoints: unknown[];
-  directions?: Extract<DirectionsSpec, { kind: 'random' }> | { kind: 'given'; inputs: unknown[] };
+  directions?: Exclude<DirectionsSpec, { kind: 'given' }> | { kind: 'given'; inputs: unknown[] };
   data?: Dataset;
   calibration?: Dataset;
 };
@@ -114,7 +122,8 @@ export function checkLandscapeSpec(s: LandscapeSettings): void {
   };
   oneOf('evaluator', s.evaluator, ['auto', 'batched', 'sequential']);
   oneOf('batch norm', s.batchNorm, ['eval', 'recalibrate']);
-  oneOf('directions', s.directions?.kind, ['random', 'given']);
+  oneOf('directions', s.directions?.kind, ['random', 'given', 'hessian']);
+  if (s.directions?.kind === 'hessian' && s.directions.seed !== undefined && !isInt(s.directions.seed, 0)) throw new Error(`directions seed: need an integer of at least 0, got ${s.directions.seed}`);
   if (s.directions?.kind === 'random') {
     if (!isInt(s.directions.seed, 0)) throw new Error(`directions seed: need an integer of at least 0, got ${s.directions.seed}`);
     oneOf('normalization', s.directions.normalization, NORMALIZATIONS);
@@ -188,11 +197,17 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
   let y: number[] | null = null;
   let plan: Record<string, unknown> = { kind: spec.plan };
   const [lo, hi] = spec.range ?? defaultRange(spec.plan);
+  const set = prepareEvalSet(spec.data, spec.batchSize);
+  held.push(() => disposeEvalSet(set));
   if (spec.plan === 'line' || spec.plan === 'plane') {
     load(spec.checkpoints[0]!);
     const dirs = spec.directions ?? { kind: 'random', seed: 0 };
     const axes = spec.plan === 'plane' ? 2 : 1;
-    if (dirs.kind === 'given') {
+    if (dirs.kind === 'hessian') {
+      const eigen = await topEigen(new HessianOperator(model, flat, set), { k: axes, seed: dirs.seed ?? 0 });
+      [d1, d2 = null] = eigen.vectors.map(own);
+      plan = { ...plan, directions: 'hessian', eigenvalues: eigen.values, residuals: eigen.residuals, seed: dirs.seed ?? 0, definition: eigen.definition };
+    } else if (dirs.kind === 'given') {
       [d1, d2 = null] = dirs.inputs.map((w) => own(directionFromBytes(w.bytes, w.name, flat)));
       plan = { ...plan, directions: await Promise.all(dirs.inputs.map(async (w) => ({ file: w.name, sha256: await sha256Hex(w.bytes) }))) };
     } else {
@@ -227,8 +242,6 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
     y = linspace(...(spec.yrange ?? spec.range ?? span(1)), steps);
     plan = { ...plan, coords: basis.coords, ...('explained' in basis ? { explained: basis.explained } : {}) };
   }
-  const set = prepareEvalSet(spec.data, spec.batchSize);
-  held.push(() => disposeEvalSet(set));
   const calibration = spec.batchNorm === 'recalibrate' ? prepareEvalSet(spec.calibration!, spec.batchSize) : undefined;
   if (calibration) held.push(() => disposeEvalSet(calibration));
   const bnOpts = { batchNorm: spec.batchNorm ?? 'eval', calibration };
@@ -250,12 +263,13 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
   };
   const fingerprint = await sha256Hex(JSON.stringify({ ...provenance, adapter: undefined, x, y }));
   const evaluate = (pts: Array<[number, number]>) => (stacked ? stacked.evaluate(pts) : evaluateSequential(model, flat, d1, d2, pts, set, bnOpts));
-  const randomDirs = (spec.plan === 'line' || spec.plan === 'plane') && spec.directions?.kind !== 'given';
+  // random and Hessian directions are saved beside the surface (given ones are files already)
+  const madeDirs = (spec.plan === 'line' || spec.plan === 'plane') && spec.directions?.kind !== 'given';
   return {
     model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', chunk, provenance, fingerprint, points,
     evaluate,
     run: (opts = {}) => runLandscape({ x, y, fingerprint, provenance, chunk, evaluate, ...opts }),
-    directionBytes: async () => (randomDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),
+    directionBytes: async () => (madeDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),
     dispose,
   };
 }

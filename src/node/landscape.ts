@@ -20,7 +20,7 @@ export interface LandscapeFileOptions {
   yrange?: [number, number];
   steps: number;
   /** random directions, or direction files (safetensors keyed by parameter name) used as given */
-  directions?: Extract<DirectionsSpec, { kind: 'random' }> | { kind: 'given'; files: string[] };
+  directions?: Exclude<DirectionsSpec, { kind: 'given' }> | { kind: 'given'; files: string[] };
   dataset: ImageDatasetName;
   samples: number;
   batchSize: number;
@@ -84,7 +84,7 @@ export function partialFileOf(out: string, shard: Shard = { index: 0, count: 1 }
  * file to resume) before any dataset loads or the GPU starts: every refusal names the option or file.
  */
 function readInputs(o: LandscapeFileOptions) {
-  const random = o.directions?.kind === 'random' ? o.directions : undefined;
+  const random = o.directions?.kind === 'given' ? undefined : o.directions;
   const given = o.directions?.kind === 'given' ? o.directions.files : null;
   checkLandscapeSpec({ ...o, calibration: undefined, directions: given ? { kind: 'given', inputs: given } : random });
   if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`samples: need an integer of at least 1, got ${o.samples}`);
