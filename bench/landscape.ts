@@ -3,8 +3,14 @@
 // GFLOP/s against the adapter's FMA ceiling measured in the same run. The sequential evaluator is
 // timed on a sample of the plane's points, the batched one for up to --seconds (rates do not depend
 // on which points); results of the two are compared on the sample before anything is reported.
+// The forward FLOPs and the per-layer profile come from the models themselves: one traced forward
+// (module.ts's Interceptor sees every layer call).
 // Usage: npx tsx bench/landscape.ts [--models mlp,cnn,vit-tiny,resnet8] [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-import { adaptiveAvgPool2d, add, forwardLayers, batchedEvaluator, relu, ResNet, broadcastTo, CNN, concat, createModel, disposeEvalSet, evaluateSequential, MLP, noGrad, reshape, slice, ViT, type Tensor, FlatParameters, gridPoints, init, linspace, prepareEvalSet, presetConfig, randomDirection, take, type Layer } from '../src/index.js';
+import {
+  batchedEvaluator, Conv2d, convOutSize, createModel, disposeEvalSet, evaluateSequential, FlatParameters, Fused, gridPoints, init, intercept,
+  keep, Linear, linspace, MultiheadAttention, noGrad, pair, prepareEvalSet, presetConfig, randomDirection, Sequential, take, tidy,
+  Tensor, type Layer, type Module,
+} from '../src/index.js';
 import { mnist } from '../src/node/index.js';
 import { arg, describe, fmaCeiling } from './harness.js';
 
@@ -20,17 +26,55 @@ const ceiling = await fmaCeiling(engine);
 console.log(`FMA ceiling: ${ceiling.toFixed(1)} GFLOP/s\n`);
 console.log('model     samples  grid   evaluator    points/s   s/plane   GFLOP/s  of ceiling  speed-up');
 
-/** Forward multiply-adds per sample (x2 = FLOPs), from the parameter count of dense layers and conv taps. */
-function forwardFlops(name: string): number {
-  switch (name) {
-    case 'mlp': return 2 * (784 * 128 + 128 * 10);
-    case 'cnn': return 2 * (28 * 28 * 8 * 9 + 14 * 14 * 16 * 8 * 9 + 784 * 64 + 64 * 10);
-    case 'vit-tiny': return 2 * (16 * 64 * 49 + 4 * (17 * 64 * 192 + 2 * 17 * 17 * 64 + 17 * 64 * 64 + 2 * 17 * 64 * 128) + 64 * 10);
-    // stem 1->16 at 28x28; stages of one block: 16ch at 28x28, 32ch at 14x14 and 64ch at 7x7 (each a
-    // strided conv, a conv and a 1x1 shortcut); fc
-    case 'resnet8': return 2 * (784 * 16 * 9 + 2 * 784 * 16 * 16 * 9 + 196 * 32 * (16 * 9 + 32 * 9 + 16) + 49 * 64 * (32 * 9 + 64 * 9 + 32) + 64 * 10);
-    default: return NaN;
-  }
+/** A layer the forward called, with its input (views the caller disposes), for timing it alone. */
+interface Unit {
+  label: string;
+  layer: Layer;
+  input: Tensor;
+  rest: unknown[];
+}
+
+/**
+ * One forward pass over x, traced: the layers it calls, outermost first below the model (a
+ * Sequential counts as its layers), each with its input (kept); and its multiply-adds, from the
+ * Linear, Conv2d and attention calls (a fused group counts its Linear or Conv2d once).
+ */
+function trace(model: Layer, x: Tensor): { units: Unit[]; macs: number } {
+  const paths = new Map<Module, string>(model.namedModules().map(([p, m]) => [m, p]));
+  const label = (l: Module) => (l instanceof Fused ? `${paths.get(l.head)} ${l.label}` : paths.get(l) ?? l.constructor.name);
+  const units: Unit[] = [];
+  const calls: Module[] = [];
+  let macs = 0;
+  const count = (l: Module, input: Tensor) => {
+    if (l instanceof Linear) macs += input.size * l.outFeatures;
+    if (l instanceof Conv2d) {
+      const [b, , h, w] = input.shape as [number, number, number, number];
+      const [kh, kw] = pair(l.kernel);
+      const size = (n: number, i: 0 | 1, k: number) => convOutSize(n, k, pair(l.opts.stride ?? 1)[i], pair(l.opts.padding ?? 0)[i], pair(l.opts.dilation ?? 1)[i]);
+      macs += b * l.outChannels * size(h, 0, kh) * size(w, 1, kw) * (l.inChannels / (l.opts.groups ?? 1)) * kh * kw;
+    }
+    if (l instanceof MultiheadAttention) macs += 2 * input.size * input.shape.at(-2)!; // Q·Kᵀ and P·V: B·T²·W each
+  };
+  const outermost = () => !calls.some((c) => c !== model && !(c instanceof Sequential));
+  noGrad(() => tidy(() => intercept({
+    call(layer, forward, input, rest) {
+      if (outermost() && layer !== model && !(layer instanceof Sequential)) {
+        const held = (t: unknown) => (t instanceof Tensor ? keep(t.view(t.shape, 'profile')) : t);
+        units.push({ label: label(layer), layer: layer as Layer, input: held(input) as Tensor, rest: rest.map(held) });
+      }
+      const parent = calls.at(-1);
+      if (layer instanceof Fused) count(layer.head, input);
+      else if (!(parent instanceof Fused && parent.head === layer)) count(layer, input);
+      calls.push(layer);
+      try {
+        return forward.call(layer, input, ...rest);
+      } finally {
+        calls.pop();
+      }
+    },
+    read: (_owner, _name, t) => t,
+  }, () => void model.forward(x))));
+  return { units, macs };
 }
 
 const test = mnist('test');
@@ -65,7 +109,9 @@ for (const name of models) {
     }
     const batRate = done / ((performance.now() - t1) / 1e3);
     batched.dispose();
-    const flopsPerPoint = forwardFlops(name) * samples;
+    const { units, macs } = trace(model, set.batches[0]!.x);
+    units.forEach((u) => [u.input, ...u.rest].forEach((t) => t instanceof Tensor && t.dispose()));
+    const flopsPerPoint = (2 * macs * samples) / set.batches[0]!.size;
     for (const g of grids) {
       const points = g * g;
       const row = (ev: string, rate: number, speedup: string) =>
@@ -78,64 +124,37 @@ for (const name of models) {
     disposeEvalSet(set);
   }
 }
-// Where the time goes: one forward pass over 1,000 samples, layer by layer (waiting for the GPU after
-// each), as the sequential evaluator runs it for every point.
+// Where the time goes: one forward pass over 1,000 samples, layer by layer as the model's forward
+// calls them (each timed alone on its traced input, waiting for the GPU), as the sequential evaluator
+// runs it for every point; "other" is the rest of the forward (the ViT's class token and position
+// embedding).
 console.log('\nper-layer forward time, 1,000 samples (the sequential evaluator\'s cost per point)');
 const profileSet = prepareEvalSet(take(test, 1000), 250);
 for (const name of models) {
   const model = createModel(presetConfig(name), 0).eval() as Layer;
-  const parts = layerParts(model);
   const times = new Map<string, number>();
+  let total = 0;
   for (let rep = 0; rep < 2; rep++) {
     for (const batch of profileSet.batches) {
-      let h = batch.x;
-      for (const [label, f] of parts) {
-        const t0 = performance.now();
-        const next = noGrad(() => f(h));
+      const t0 = performance.now();
+      noGrad(() => tidy(() => void model.forward(batch.x)));
+      await engine.sync();
+      if (rep === 1) total += performance.now() - t0;
+      const { units } = trace(model, batch.x);
+      await engine.sync(); // the traced pass
+      for (const u of units) {
+        const t1 = performance.now();
+        noGrad(() => tidy(() => void u.layer.forward(u.input, ...(u.rest as []))));
         await engine.sync();
-        if (rep === 1) times.set(label, (times.get(label) ?? 0) + performance.now() - t0);
-        if (h !== batch.x) h.dispose();
-        h = next;
+        if (rep === 1) times.set(u.label, (times.get(u.label) ?? 0) + performance.now() - t1);
+        [u.input, ...u.rest].forEach((t) => t instanceof Tensor && t.dispose());
       }
-      h.dispose();
     }
   }
-  const total = [...times.values()].reduce((a, b) => a + b, 0);
+  const other = total - [...times.values()].reduce((a, b) => a + b, 0);
+  if (other > 0.02 * total) times.set('other', other);
   console.log(`${name}: ${total.toFixed(0)} ms  ` + [...times].map(([l, t]) => `${l} ${((100 * t) / total).toFixed(0)}%`).join(', '));
 }
 disposeEvalSet(profileSet);
 engine.destroy();
 process.exit(0);
-
-/** A model's forward as named steps, for profiling. */
-function layerParts(model: Layer): Array<[string, (x: Tensor) => Tensor]> {
-  if (model instanceof MLP) return model.layers.layers.map((l, i) => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]);
-  if (model instanceof ResNet) {
-    return [
-      ['stem', (x) => relu(model.bn1.forward(model.conv1.forward(x)))],
-      ...model.stages.flat().map((blk, i): [string, (x: Tensor) => Tensor] => [`block${i}`, (x) => blk.forward(x)]),
-      ['pool+fc', (x) => model.fc.forward(reshape(adaptiveAvgPool2d(x, 1), [x.shape[0]!, -1]))],
-    ];
-  }
-  if (model instanceof CNN) {
-    // as Sequential runs them under noGrad: each conv-ReLU-pool is one fused kernel
-    const [f, c] = [model.features.layers, model.classifier.layers];
-    return [
-      ['conv1+ReLU+pool', (x) => forwardLayers(f.slice(0, 3), x)],
-      ['conv2+ReLU+pool', (x) => forwardLayers(f.slice(3), x)],
-      ...c.map((l, i): [string, (x: Tensor) => Tensor] => [`${i}:${l.constructor.name}`, (x) => l.forward(x)]),
-    ];
-  }
-  if (model instanceof ViT) {
-    return [
-      ['patch_embed', (x) => model.patch_embed.forward(x)],
-      ['tokens', (x) => {
-        const [b, , w] = x.shape as [number, number, number];
-        return add(concat([broadcastTo(model.parameters()[0]!, [b, 1, w]), x], 1), model.parameters()[1]!);
-      }],
-      ...model.blocks.map((blk, i): [string, (x: Tensor) => Tensor] => [`block${i}`, (x) => blk.forward(x)]),
-      ['norm+head', (x) => model.head.forward(reshape(slice(model.norm.forward(x), [0, 0], [x.shape[0]!, 1]), [x.shape[0]!, -1]))],
-    ];
-  }
-  return [['forward', (x) => model.forward(x)]];
-}

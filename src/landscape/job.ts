@@ -1,6 +1,6 @@
 // One landscape job, from a spec to an evaluator: the model from its config and weights, the plan's
-// origin, directions and coordinates, the evaluation set, the evaluator (batched where the model has
-// a stacked form), the provenance written into every output and the fingerprint that guards resume
+// origin, directions and coordinates, the evaluation set, the evaluator (batched where every layer
+// has a stacked form), the provenance written into every output and the fingerprint that guards resume
 // and merge. The CLI, the demo, the studies and the viewer all start here; where weights and data
 // come from (files, fetch, memory) is the caller's: they arrive as bytes and datasets.
 import { loadWeightsFromBytes, sha256Hex } from '../nn/checkpoint.js';
@@ -13,7 +13,8 @@ import { assign, clone } from '../tensor/layout.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { batchedEvaluator, hasStackedForm } from './batched.js';
+import { NoStackedFormError } from '../nn/stack.js';
+import { batchedEvaluator, type BatchedEvaluator } from './batched.js';
 import { directionFromBytes, directionToBytes, orthogonalize, randomDirection, type Normalization } from './directions.js';
 import { disposeEvalSet, evaluateSequential, prepareEvalSet, type PointResult } from './evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from './plans.js';
@@ -71,6 +72,8 @@ export interface LandscapeJob {
   readonly d1: Tensor;
   readonly d2: Tensor | null;
   readonly evaluator: 'batched' | 'sequential';
+  /** why 'auto' chose the sequential evaluator (the layer without a stacked form), for the caller to show */
+  readonly warnings: string[];
   readonly chunk: number;
   /** everything that produced the values, written into the surface file */
   readonly provenance: Record<string, unknown>;
@@ -120,6 +123,19 @@ export function checkLandscapeSpec(s: LandscapeSpec): void {
     }
   }
   if (s.batchNorm === 'recalibrate' && !s.calibration?.labels.length) throw new Error('batch norm recalibrate: needs calibration samples (at least 1)');
+}
+
+/**
+ * The batched evaluator where every layer has a stacked form. Where one has not, 'auto' gives null
+ * (evaluate with the sequential evaluator) and a warning that names the layer; 'batched' throws.
+ */
+export function batchedOrFallback(mode: 'auto' | 'batched', make: () => BatchedEvaluator): { evaluator: BatchedEvaluator | null; warnings: string[] } {
+  try {
+    return { evaluator: make(), warnings: [] };
+  } catch (e) {
+    if (mode === 'batched' || !(e instanceof NoStackedFormError)) throw e;
+    return { evaluator: null, warnings: [`evaluator auto: ${e.message}; evaluating one point at a time (sequential evaluator)`] };
+  }
 }
 
 /** Builds the job: model, weights, plan, directions, evaluation set, evaluator, provenance. */
@@ -191,9 +207,19 @@ export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJo
   const calibration = spec.batchNorm === 'recalibrate' ? prepareEvalSet(spec.calibration!, spec.batchSize) : undefined;
   const bnOpts = { batchNorm: spec.batchNorm ?? 'eval', calibration };
   const mode = spec.evaluator ?? 'auto';
-  const batched = mode === 'batched' || (mode === 'auto' && hasStackedForm(model));
   // the batched evaluator keeps its shared first-layer products across the run's chunks
-  const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set, bnOpts) : null;
+  let picked: ReturnType<typeof batchedOrFallback> = { evaluator: null, warnings: [] };
+  try {
+    if (mode !== 'sequential') picked = batchedOrFallback(mode, () => batchedEvaluator(model, flat, d1, d2, set, bnOpts));
+  } catch (e) {
+    for (const d of [set, ...(calibration ? [calibration] : [])]) disposeEvalSet(d);
+    owned.forEach((t) => t.dispose());
+    flat.dispose();
+    model.dispose();
+    throw e;
+  }
+  const { evaluator: stacked, warnings } = picked;
+  const batched = stacked !== null;
   const points = gridPoints(x, y).length;
   const chunk = spec.chunk ?? (stacked ? Math.min(stacked.chunkSize(points), Math.max(8, Math.ceil(points / 10))) : 4);
   const provenance: Record<string, unknown> = {
@@ -209,7 +235,7 @@ export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJo
   const evaluate = (pts: Array<[number, number]>) => (stacked ? stacked.evaluate(pts) : evaluateSequential(model, flat, d1, d2, pts, set, bnOpts));
   const randomDirs = (spec.plan === 'line' || spec.plan === 'plane') && spec.directions?.kind !== 'given';
   return {
-    model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', chunk, provenance, fingerprint, points,
+    model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', warnings, chunk, provenance, fingerprint, points,
     evaluate,
     run: (opts = {}) => runLandscape({ x, y, fingerprint, provenance, chunk, evaluate, ...opts }),
     directionBytes: async () => (randomDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),

@@ -33,7 +33,7 @@ export interface LandscapeFileOptions {
 }
 
 export interface LandscapeFileResult {
-  job: Pick<LandscapeJob, 'evaluator' | 'chunk' | 'points' | 'fingerprint'>;
+  job: Pick<LandscapeJob, 'evaluator' | 'warnings' | 'chunk' | 'points' | 'fingerprint'>;
   /** files written */
   files: string[];
   /** a whole run's surface and summary (a shard leaves its partial file instead) */
@@ -72,7 +72,9 @@ function writeOnce(file: string, bytes: Uint8Array, replace: boolean): void {
 }
 
 /** Runs (or resumes, or runs one shard of) a landscape job on files. */
-export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<LandscapeRun, 'onStart' | 'onChunk'> = {}): Promise<LandscapeFileResult> {
+export async function landscapeFromFiles(
+  o: LandscapeFileOptions, events: Pick<LandscapeRun, 'onStart' | 'onChunk'> & { onWarning?: (message: string) => void } = {},
+): Promise<LandscapeFileResult> {
   const started = performance.now();
   const side = readSidecar(o.checkpoints[0]!);
   const checkpoints = o.checkpoints.map((file) => ({ name: file, bytes: readBytes(file, 'checkpoint') }));
@@ -85,6 +87,7 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
     data, dataInfo: { dataset: o.dataset, split: 'test' }, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration, chunk: o.chunk,
   });
   try {
+    job.warnings.forEach((w) => events.onWarning?.(w));
     const shard = o.shard ?? { index: 0, count: 1 };
     const files: string[] = [];
     // the directions used, saved beside the output, so the surface can be reproduced or compared
@@ -94,8 +97,8 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
       files.push(file);
     }
     const partialFile = shard.count > 1 ? `${o.out}.shard-${shard.index}-of-${shard.count}.json` : `${o.out}.partial.json`;
-    const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, ...events });
-    const info = { evaluator: job.evaluator, chunk: job.chunk, points: job.points, fingerprint: job.fingerprint };
+    const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, onStart: events.onStart, onChunk: events.onChunk });
+    const info = { evaluator: job.evaluator, warnings: job.warnings, chunk: job.chunk, points: job.points, fingerprint: job.fingerprint };
     if (shard.count > 1) return { job: info, files: [...files, partialFile], partial: part };
     const surface = mergePartials([part], [partialFile]);
     (surface.provenance.timings as Record<string, unknown>).totalSeconds = (performance.now() - started) / 1e3;
