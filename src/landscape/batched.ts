@@ -91,8 +91,6 @@ export interface BatchedEvaluator {
   evaluate(points: Array<[number, number]>): Promise<PointResult[]>;
   /** K, the points per pass, for a call with this many points */
   chunkSize(points: number): number;
-  /** the first layer, if its products are shared by the points */
-  readonly sharedFirst: Linear | Conv2d | null;
   /** frees the shared first-layer products */
   dispose(): void;
 }
@@ -259,5 +257,5 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
     }
     return results;
   };
-  return { evaluate, chunkSize, sharedFirst: shared, dispose: () => cache.forEach((p) => p.forEach((t) => t.dispose())) };
+  return { evaluate, chunkSize, dispose: () => cache.forEach((p) => p.forEach((t) => t.dispose())) };
 }
