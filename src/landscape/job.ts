@@ -221,7 +221,7 @@ export async function prepareLandscape(spec: LandscapeSpec): Promise<LandscapeJo
   const { evaluator: stacked, warnings } = picked;
   const batched = stacked !== null;
   const points = gridPoints(x, y).length;
-  const chunk = spec.chunk ?? (stacked ? Math.min(stacked.chunkSize(points), Math.max(8, Math.ceil(points / 10))) : 4);
+  const chunk = spec.chunk ?? (stacked ? stacked.chunkSize(Math.min(points, Math.max(8, Math.ceil(points / 10)))) : 4);
   const provenance: Record<string, unknown> = {
     checkpoints,
     model: spec.config,
