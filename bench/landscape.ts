@@ -131,6 +131,8 @@ for (const name of models) {
       });
       sides.push({ tree, L, model, flat, d1, d2, set, batched, k: batched.chunkSize(plane.length), seq: [] as number[], bat: [] as number[] });
     }
+    await engine.sync(); // the batched evaluators' dry runs (choosing K) are not timed
+
     for (let round = 0; round < rounds; round++) {
       for (const side of sides) {
         const t0 = performance.now();

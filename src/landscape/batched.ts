@@ -174,10 +174,13 @@ export function batchedEvaluator(model: Layer, flat: FlatParameters, d1: Tensor,
       const transient: Products[] = [];
       /** One batch through the model at the chunk's points, as dense outputs [K, B, ·]. */
       const outputs = (x: Tensor, bi: number, stats: PointStats | null): Tensor => {
+        // the first call of the shared layer takes the products (a second, on another input, runs its rule)
+        let sharedUsed = false;
         const s: Stack = new Stack({
           k: kk, param, stats, paths,
           first: shared ? (layer: Linear | Conv2d, input: Tensor, tail: Tail) => {
-            if (layer !== shared) return null;
+            if (layer !== shared || sharedUsed) return null;
+            sharedUsed = true;
             let products = cache[bi];
             if (!products) {
               products = firstProducts(layer, input, dirs(layer.weight()));
