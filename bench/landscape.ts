@@ -108,7 +108,8 @@ interface Side {
 
 const test = mnist('test');
 const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
-const range = (v: number[]) => (v.length > 1 ? ` (${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)})` : '');
+const digits = (rate: number) => (rate < 1 ? rate.toPrecision(2) : rate.toFixed(2));
+const range = (v: number[]) => (v.length > 1 ? ` (${digits(Math.min(...v))}-${digits(Math.max(...v))})` : '');
 for (const name of models) {
   for (const samples of sampleCounts) {
     // Rates do not depend on the grid: each evaluator is timed on points of the largest plane (the
@@ -155,7 +156,7 @@ for (const name of models) {
       const row = (ev: string, rates: number[], speedup: string) => {
         const rate = median(rates);
         console.log(
-          `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${rate.toFixed(2).padStart(9)} ${(points / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}${range(rates)}`,
+          `${name.padEnd(9)} ${String(samples).padStart(7)}  ${`${g}x${g}`.padEnd(6)} ${ev.padEnd(11)} ${digits(rate).padStart(9)} ${(points / rate).toFixed(1).padStart(9)} ${((rate * flopsPerPoint) / 1e9).toFixed(2).padStart(9)} ${((100 * rate * flopsPerPoint) / 1e9 / ceiling).toFixed(0).padStart(10)}% ${speedup.padStart(9)}${range(rates)}`,
         );
       };
       for (const side of sides) {

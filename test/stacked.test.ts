@@ -124,8 +124,19 @@ describe('stacked forms', () => {
     });
   }
 
-  it("a user's layer with its own rule (LayerScale, examples/mlp-mixer.ts) and the user's model", async () => {
+  it("a user's layer with its own rule (LayerScale, examples/mlp-mixer.ts), one that only reads a buffer, and the user's model", async () => {
     await expectStackedMatchesForward({ make: () => new LayerScale(6, 0.5), shape: [2, 3, 6] }, 'stacked', 'LayerScale');
+    /** A fixed offset per channel: a buffer is the same at every point, so the forward serves as it is. */
+    class Offset extends L.Layer {
+      constructor(n: number) {
+        super();
+        this.buffer('offset', L.fromArray(random(n)));
+      }
+      forward(x: L.Tensor): L.Tensor {
+        return L.add(x, this.own('offset'));
+      }
+    }
+    await expectStackedMatchesForward({ make: () => new Offset(6), shape: [2, 3, 6] }, 'stacked', 'Offset');
     const mixer = () => new MlpMixer({ imageSize: 8, patchSize: 2, channels: 1, width: 6, depth: 2, tokenHidden: 5, channelHidden: 8, classes: 3 }, 6);
     await expectStackedMatchesForward({ make: mixer, shape: [2, 1, 8, 8] }, 'shared', 'MlpMixer');
   });

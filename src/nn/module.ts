@@ -12,8 +12,8 @@ import type { Tensor } from '../tensor/tensor.js';
 export interface Interceptor {
   /** a Layer's call: `forward` is the layer's own, to run or to replace */
   call(layer: Module, forward: (x: Tensor, ...rest: unknown[]) => Tensor, x: Tensor, rest: unknown[]): Tensor;
-  /** a read of `name` (the tensor t) by `owner`: through own() or, for a forward that serves both, perPoint() */
-  read(owner: Module, name: string, t: Tensor, perPoint: boolean): Tensor;
+  /** a read of `name` (the tensor t) by `owner`: a parameter or buffer through own(), or through perPoint() */
+  read(owner: Module, name: string, t: Tensor, how: 'parameter' | 'buffer' | 'perPoint'): Tensor;
 }
 
 let active: Interceptor | null = null;
@@ -58,7 +58,7 @@ export abstract class Module {
   /** The tensor registered under `name` here (a parameter or a buffer). */
   protected own(name: string): Tensor {
     const t = this.#find(name);
-    return active ? active.read(this, name, t, false) : t;
+    return active ? active.read(this, name, t, this.#params.has(name) ? 'parameter' : 'buffer') : t;
   }
 
   /**
@@ -68,7 +68,7 @@ export abstract class Module {
    */
   protected perPoint(name: string): Tensor {
     const t = this.#find(name);
-    return active ? active.read(this, name, t, true) : t;
+    return active ? active.read(this, name, t, 'perPoint') : t;
   }
 
   #find(name: string): Tensor {

@@ -9,8 +9,9 @@
 //     calls stacked in turn. Such a forward serves both when it leaves the leading axes free
 //     (negative axes: [B] in a forward, [K, B] stacked) and reads its own parameters through
 //     perPoint(), as the ViT does its class token and position embedding.
-// A forward that reads a parameter through own() in a pass, or a class that overrides forward below
-// the rule it inherits, has no stacked form: NoStackedFormError names the layer's path in the model.
+// A forward that reads a parameter through own() in a pass (a buffer, the same at every point, it
+// may), or a class that overrides forward below the rule it inherits, has no stacked form:
+// NoStackedFormError names the layer's path in the model.
 //
 // Activations come in three layouts:
 //   shared [B, ...]        from the input alone, the same at every point (before the first layer
@@ -177,14 +178,17 @@ export class Stack implements Interceptor {
     }
   }
 
-  /** Interceptor: reads in rules see the tensors themselves, perPoint() reads the K points' values; a forward's own() read is refused. */
-  read(owner: Module, name: string, t: Tensor, perPoint: boolean): Tensor {
-    if (perPoint) {
+  /**
+   * Interceptor: perPoint() reads the K points' values; rules and buffer reads (the same at every
+   * point) see the tensors themselves; a forward's own() read of a parameter is refused.
+   */
+  read(owner: Module, name: string, t: Tensor, how: 'parameter' | 'buffer' | 'perPoint'): Tensor {
+    if (how === 'perPoint') {
       if (this.#last === 'shared') this.#last = 'dense';
       return this.param(t);
     }
     const frame = this.#frames.at(-1);
-    if (!frame || frame.rule) return t;
+    if (how === 'buffer' || !frame || frame.rule) return t;
     const what = owner === frame.layer ? name : `${this.#path(owner)}.${name}`;
     throw new NoStackedFormError(this.#path(frame.layer), frame.layer, `its forward reads ${what} (through own(), not perPoint()) and it has no stacked rule`);
   }
