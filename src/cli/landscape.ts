@@ -62,7 +62,7 @@ export function landscapeCommand(): Command {
     .addOption(new Option('--dataset <name>', 'evaluation data (test split)').choices(['mnist', 'fashion-mnist']).default('mnist'))
     .option('--samples <n>', 'evaluation samples from the test split (every one is used)', integer(1, 10000), 1000)
     .option('--batch-size <n>', 'evaluation batch size', integer(1), 500)
-    .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential; auto: batched where the model has a stacked form').choices(['auto', 'batched', 'sequential']).default('auto'))
+    .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential; auto: batched where every layer has a stacked form, else sequential with a warning').choices(['auto', 'batched', 'sequential']).default('auto'))
     .option('--out <path>', 'output path without extension (folders are created)', outputPath, 'surface')
     .addOption(new Option('--batch-norm <mode>', 'BatchNorm at each point: running statistics, or re-estimated from training batches').choices(['eval', 'recalibrate']).default('eval'))
     .option('--calibration <n>', 'training samples for --batch-norm recalibrate', integer(1, 60000), 1000)
@@ -90,6 +90,7 @@ export function landscapeCommand(): Command {
         dataset: o.dataset, samples: o.samples, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration: o.calibration,
         out: o.out, chunk: o.chunk, shard: o.shard, resume: o.resume,
       }, {
+        onWarning: (message) => console.error(`losscape landscape: warning: ${message}`),
         onStart: (done, total) => {
           resumed = done;
           bar.start(total, done, { rate: '-' });

@@ -1,6 +1,6 @@
 // One landscape job, from a spec to an evaluator: the model from its config and weights, the plan's
-// origin, directions and coordinates, the evaluation set, the evaluator (batched where the model has
-// a stacked form), the provenance written into every output and the fingerprint that guards resume
+// origin, directions and coordinates, the evaluation set, the evaluator (batched where every layer
+// has a stacked form), the provenance written into every output and the fingerprint that guards resume
 // and merge. The CLI, the demo, the studies and the viewer all start here; where weights and data
 // come from (files, fetch, memory) is the caller's: they arrive as bytes and datasets.
 import { loadWeightsFromBytes, sha256Hex } from '../nn/checkpoint.js';
@@ -16,7 +16,8 @@ import { topEigen } from '../sharpness/lanczos.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { batchedEvaluator, hasStackedForm } from './batched.js';
+import { NoStackedFormError } from '../nn/stack.js';
+import { batchedEvaluator, type BatchedEvaluator } from './batched.js';
 import { directionFromBytes, directionToBytes, orthogonalize, randomDirection, type Normalization } from './directions.js';
 import { disposeEvalSet, evaluateSequential, prepareEvalSet, type PointResult } from './evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from './plans.js';
@@ -80,6 +81,8 @@ export interface LandscapeJob {
   readonly d1: Tensor;
   readonly d2: Tensor | null;
   readonly evaluator: 'batched' | 'sequential';
+  /** why 'auto' chose the sequential evaluator (the layer without a stacked form), for the caller to show */
+  readonly warnings: string[];
   readonly chunk: number;
   /** everything that produced the values, written into the surface file */
   readonly provenance: Record<string, unknown>;
@@ -154,6 +157,19 @@ export function checkLandscapeSpec(s: LandscapeSettings): void {
     }
   }
   if (s.data && s.batchNorm === 'recalibrate' && !s.calibration?.labels.length) throw new Error('batch norm recalibrate: needs calibration samples (at least 1)');
+}
+
+/**
+ * The batched evaluator where every layer has a stacked form. Where one has not, 'auto' gives null
+ * (evaluate with the sequential evaluator) and a warning that names the layer; 'batched' throws.
+ */
+export function batchedOrFallback(mode: 'auto' | 'batched', make: () => BatchedEvaluator): { evaluator: BatchedEvaluator | null; warnings: string[] } {
+  try {
+    return { evaluator: make(), warnings: [] };
+  } catch (e) {
+    if (mode === 'batched' || !(e instanceof NoStackedFormError)) throw e;
+    return { evaluator: null, warnings: [`evaluator auto: ${e.message}; evaluating one point at a time (sequential evaluator)`] };
+  }
 }
 
 /** Builds the job: model, weights, plan, directions, evaluation set, evaluator, provenance. */
@@ -246,12 +262,12 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
   if (calibration) held.push(() => disposeEvalSet(calibration));
   const bnOpts = { batchNorm: spec.batchNorm ?? 'eval', calibration };
   const mode = spec.evaluator ?? 'auto';
-  const batched = mode === 'batched' || (mode === 'auto' && hasStackedForm(model));
   // the batched evaluator keeps its shared first-layer products across the run's chunks
-  const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set, bnOpts) : null;
+  const { evaluator: stacked, warnings } = mode === 'sequential' ? { evaluator: null, warnings: [] } : batchedOrFallback(mode, () => batchedEvaluator(model, flat, d1, d2, set, bnOpts));
   if (stacked) held.push(() => stacked.dispose());
+  const batched = stacked !== null;
   const points = gridPoints(x, y).length;
-  const chunk = spec.chunk ?? (stacked ? Math.min(stacked.chunkSize(points), Math.max(8, Math.ceil(points / 10))) : 4);
+  const chunk = spec.chunk ?? (stacked ? stacked.chunkSize(Math.min(points, Math.max(8, Math.ceil(points / 10)))) : 4);
   const provenance: Record<string, unknown> = {
     checkpoints,
     model: spec.config,
@@ -266,7 +282,7 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
   // random and Hessian directions are saved beside the surface (given ones are files already)
   const madeDirs = (spec.plan === 'line' || spec.plan === 'plane') && spec.directions?.kind !== 'given';
   return {
-    model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', chunk, provenance, fingerprint, points,
+    model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', warnings, chunk, provenance, fingerprint, points,
     evaluate,
     run: (opts = {}) => runLandscape({ x, y, fingerprint, provenance, chunk, evaluate, ...opts }),
     directionBytes: async () => (madeDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),
