@@ -1,6 +1,6 @@
 // Every study end to end at tiny sizes: its tables, figures and summary, and what each promises:
 // ρ = 0 reproduces the base optimizer; evolution uses one set of directions and one scale.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +39,22 @@ describe('studies', () => {
       }
     });
   }
+
+  it('a resumed study takes its finished runs, surfaces and sharpness numbers as they are; numbers whose settings changed are computed again', async () => {
+    const c = config('resume', { lrs: [1e-3, 1e-2] });
+    const first = await runStudy('lr', c);
+    // mark the numbers kept beside the first checkpoint: a resumed study must report the mark
+    const kept = `${first.runs[0]!.checkpoint}.numbers.json`;
+    const cache = JSON.parse(readFileSync(kept, 'utf8'));
+    expect(cache.row.samSharpness).toBe(first.rows[0]!.samSharpness);
+    writeFileSync(kept, JSON.stringify({ ...cache, row: { ...cache.row, samSharpness: -1 } }));
+    const again = await runStudy('lr', { ...c, resume: true });
+    expect(again.rows.map((r) => r.centre)).toEqual(first.rows.map((r) => r.centre));
+    expect(again.rows.map((r) => r.samSharpness)).toEqual([-1, first.rows[1]!.samSharpness]);
+    const otherRho = await runStudy('lr', { ...c, resume: true, sharpnessRho: 0.1 });
+    for (const row of otherRho.rows) expect(row.samSharpness, `recomputed at ρ = 0.1; ${seedNote}`).not.toBe(-1);
+    expect(otherRho.rows[0]!.samSharpness).not.toBe(first.rows[0]!.samSharpness);
+  });
 
   it('refuses bad settings before any work, naming them', async () => {
     await expect(runStudy('rho', config('bad', { rhos: [0.05, -0.1] }))).rejects.toThrow('--rhos: expected a list of numbers of at least 0');

@@ -8,7 +8,7 @@
 //   distance   one set of directions at several ranges
 // Each writes its surfaces, one figure on a shared scale, a JSON and Markdown table and a
 // README-ready summary.md (study.ts has the pieces).
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Hex } from '../nn/checkpoint.js';
 import { FlatParameters } from '../nn/flat.js';
@@ -66,8 +66,24 @@ export interface StudyResult {
   files: string[];
 }
 
-/** Numbers at a checkpoint beyond its surface: SAM sharpness and the Hessian's top eigenvalue, on the landscape's samples. */
+/**
+ * Numbers at a checkpoint beyond its surface: SAM sharpness and the Hessian's top eigenvalue, on
+ * the landscape's samples. Kept beside the checkpoint (FILE.numbers.json, with the checkpoint's hash
+ * and the settings they depend on), so a resumed study does not compute them again.
+ */
 async function checkpointNumbers(file: string, c: StudyConfig): Promise<Row> {
+  const key = { checkpoint: await sha256Hex(readBytes(file, 'checkpoint')), dataset: c.dataset, samples: c.samples, sharpnessRho: c.sharpnessRho, hessian: c.hessian };
+  const cache = `${file}.numbers.json`;
+  if (c.resume && existsSync(cache)) {
+    const kept = JSON.parse(readFileSync(cache, 'utf8')) as { key: unknown; row: Row };
+    if (JSON.stringify(kept.key) === JSON.stringify(key)) return kept.row;
+  }
+  const row = await computeCheckpointNumbers(file, c);
+  writeAtomic(cache, `${JSON.stringify({ key, row }, null, 2)}\n`);
+  return row;
+}
+
+async function computeCheckpointNumbers(file: string, c: StudyConfig): Promise<Row> {
   const model = createModel(readSidecar(file).config, 0);
   const flat = FlatParameters.of(model);
   loadWeights(model, file);
