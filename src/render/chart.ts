@@ -63,10 +63,9 @@ function panelSvg(p: ChartPanel, x0: number, y0: number, w: number, h: number): 
     out.push(`<line x1="${f1(plot.x)}" x2="${f1(plot.x + plot.w)}" y1="${f1(y)}" y2="${f1(y)}" stroke="#888" stroke-dasharray="2 3"/>`, text(plot.x + plot.w - 4, y - 4, p.reference.label, 'font-size="10" text-anchor="end" fill="#666"'));
   }
   const legend: string[] = [];
-  if (p.series.length) {
-    const lw = 36 + 6.5 * Math.max(...p.series.map((s) => s.label.length));
-    legend.push(`<rect x="${f1(plot.x + 3)}" y="${f1(plot.y + 3)}" width="${f1(lw)}" height="${f1(15 * p.series.length + 6)}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>`);
-  }
+  const box = { w: 36 + 6.5 * Math.max(0, ...p.series.map((s) => s.label.length)), h: 15 * p.series.length + 6 };
+  const corner = legendCorner(p, plot, box, (x) => sx(x), (v) => sy(v));
+  if (p.series.length) legend.push(`<rect x="${f1(corner.x)}" y="${f1(corner.y)}" width="${f1(box.w)}" height="${f1(box.h)}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>`);
   p.series.forEach((s, i) => {
     const color = schemeTableau10[s.group % schemeTableau10.length]!;
     // a null (non-finite) value breaks the line
@@ -82,14 +81,38 @@ function panelSvg(p: ChartPanel, x0: number, y0: number, w: number, h: number): 
       else run.push([sx(x), sy(v)]);
     }
     flush();
-    const lx = plot.x + 8;
-    const lyy = plot.y + 14 + 15 * i;
+    const lx = corner.x + 5;
+    const lyy = corner.y + 11 + 15 * i;
     const mark = s.dots
       ? `<circle cx="${f1(lx + 11)}" cy="${f1(lyy - 4)}" r="3" fill="${color}"/>`
       : `<line x1="${f1(lx)}" x2="${f1(lx + 22)}" y1="${f1(lyy - 4)}" y2="${f1(lyy - 4)}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`;
     legend.push(mark, text(lx + 28, lyy, s.label, 'font-size="11"'));
   });
   return [...out, ...legend].join('');
+}
+
+type Box = { x: number; y: number; w: number; h: number };
+
+/**
+ * Where the legend goes: the plot's corner (top left, top right, bottom left, bottom right, in that
+ * order of preference) whose box covers the least of the drawn lines and the reference line.
+ */
+function legendCorner(p: ChartPanel, plot: Box, box: { w: number; h: number }, sx: (x: number) => number, sy: (v: number) => number): { x: number; y: number } {
+  const marks: Array<[number, number]> = [];
+  const along = (a: [number, number], b: [number, number]) => {
+    for (let t = 0; t <= 16; t++) marks.push([a[0] + ((b[0] - a[0]) * t) / 16, a[1] + ((b[1] - a[1]) * t) / 16]);
+  };
+  for (const s of p.series) {
+    const pts = s.points.filter((q): q is [number, number] => q[1] !== null && Number.isFinite(q[1])).map(([x, v]): [number, number] => [sx(x), sy(v)]);
+    pts.forEach((q, i) => (i ? along(pts[i - 1]!, q) : marks.push(q)));
+  }
+  if (p.reference) along([plot.x, sy(p.reference.value)], [plot.x + plot.w, sy(p.reference.value)]);
+  const corners = [
+    { x: plot.x + 3, y: plot.y + 3 }, { x: plot.x + plot.w - box.w - 3, y: plot.y + 3 },
+    { x: plot.x + 3, y: plot.y + plot.h - box.h - 3 }, { x: plot.x + plot.w - box.w - 3, y: plot.y + plot.h - box.h - 3 },
+  ];
+  const covered = (c: { x: number; y: number }) => marks.filter(([x, y]) => x >= c.x - 4 && x <= c.x + box.w + 4 && y >= c.y - 4 && y <= c.y + box.h + 4).length;
+  return corners.reduce((best, c) => (covered(c) < covered(best) ? c : best));
 }
 
 /** Panels side by side, each its own axes. */
