@@ -15,8 +15,10 @@ export interface MatmulOptions {
   /** use bᵀ */
   transB?: boolean;
   /**
-   * kernel version (see kernels/matmul.wgsl); the fastest measured one by default. v4-v6 read A and
-   * B as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok).
+   * kernel version (kernels/matmul.wgsl, matmul_subgroups.wgsl); by default the engine's pick for
+   * the shape class (forced, tuned on this adapter, else v6: gpu/selection.ts). v4-v6 read A and B
+   * as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok; v8 runs v7); v7 and
+   * v8 need subgroups of at least 8 lanes and run v6 where there are none.
    */
   version?: MatmulVersion;
   /**
@@ -29,16 +31,32 @@ export interface MatmulOptions {
   residual?: Tensor;
 }
 
-export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6';
+export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6' | 'v7' | 'v8';
 
 /** Output tile [rows, columns] of one workgroup of each version: sets the workgroup count. */
 const TILE: Record<MatmulVersion, readonly [number, number]> = {
-  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32],
+  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32], v7: [32, 32], v8: [32, 32],
 };
 export const MATMUL_VERSIONS = Object.keys(TILE) as MatmulVersion[];
+/** What runs when nothing is forced or tuned. */
+export const MATMUL_DEFAULT: MatmulVersion = 'v6';
 
-/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs. */
-const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6']);
+/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs (v7 for v8). */
+const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6', 'v8']);
+/** Versions in kernels/matmul_subgroups.wgsl: they need subgroups of 8 lanes or more, else v6 runs. */
+const SUBGROUP = new Set<MatmulVersion>(['v7', 'v8']);
+
+/**
+ * The autotuner's shape class of an M x K x N product (src/tensor/tune.ts times one representative
+ * of each): tiny ones are dominated by the dispatch, a short K by the epilogue and the tile's edges,
+ * a narrow output (a Linear layer's few features) by idle tile columns.
+ */
+export function matmulClass(m: number, k: number, n: number): string {
+  if (m * k * n <= 1 << 18) return 'tiny';
+  if (k < 128) return 'shallow';
+  if (Math.min(m, n) < 128) return 'narrow';
+  return 'large';
+}
 
 /**
  * Whether the vec4 kernels can read op(A) = [m, k] and op(B) = [k, n]: the axis each operand is
@@ -110,11 +128,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     .dims(batchShape)
     .dims(aStrides)
     .dims(bStrides);
-  let version = opts.version ?? 'v6';
-  if (VEC4.has(version) && !vec4Ok(m, ka, n, transA, transB)) version = 'v2';
+  const engine = getEngine();
+  let version = opts.version ?? (engine.kernels.pick('matmul', matmulClass(m, ka, n), MATMUL_DEFAULT) as MatmulVersion);
+  if (SUBGROUP.has(version) && engine.subgroupLanes < 8) version = 'v6';
+  if (VEC4.has(version) && !vec4Ok(m, ka, n, transA, transB)) version = version === 'v8' ? 'v7' : 'v2';
   const [tm, tn] = TILE[version];
-  getEngine().dispatch({
-    kernel: 'matmul', entry: version,
+  engine.dispatch({
+    kernel: SUBGROUP.has(version) ? 'matmul_subgroups' : 'matmul', entry: version,
     constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0, BIAS: bias ? 1 : 0, RES: residual ? 1 : 0 },
     // unused epilogue bindings get A (statically used by every entry point, never read)
     params, buffers: [ab, bb, c.buffer(op), bias?.buffer(op) ?? ab, residual?.buffer(op) ?? ab],
