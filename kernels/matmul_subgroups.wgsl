@@ -1,31 +1,19 @@
-// requires: subgroups
-// extends: matmul
-// matmul, versions that exchange values between the lanes of a subgroup (the WGSL subgroups
-// extension; kept apart from matmul.wgsl because a module that enables it does not compile on
-// adapters without it). Same Params, bindings, epilogue and helpers as matmul.wgsl, which the
-// engine puts before this file (src/gpu/kernel-source.ts).
-//   v7: lanes in groups of 8 share what they load. On llvmpipe a storage-buffer load costs about
-//       ten FMAs per component (a loop over the SIMD lanes with a bounds check each, uniform
-//       addresses included) while subgroupShuffle is one permute of a SIMD register (measured:
-//       about the cost of an add), so v1-v6, which load every value they use, are bound by their
-//       loads: v6 loads 3 values per 8 FMAs per lane. Here each value is loaded by one lane of
-//       the group and shuffled to the lanes that use it: per k a lane loads 3 values for 16 FMAs.
-//       Lane l = 4p + q (p in 0..1, q in 0..3) keeps a 4x4 block of C (rows 4p.., columns 4q.. of
-//       the group's 8 x 16 tile); per block of 8 ks it loads A's row l of the tile (8 values) and
-//       B's columns 4q..4q+3 at ks p, p+2, p+4, p+6 (16 values), then takes each k's 4 values of
-//       A from lanes 4p..4p+3 and its 4 of B from lane 4(k % 2) + q. 16 accumulators and the 24
-//       loaded values overflow AVX2's 16 vector registers a little; 8x8 and 4x8 blocks per lane
-//       (more reuse, more spilling) measured slower on a 2-core Zen 3.
-//       Eight groups make a 32x32 workgroup tile. Loads are scalar (a_at, b_at), so any shape,
-//       transpose and alignment runs; rows and columns past the edge are clamped and masked at
-//       the store, ks past K read as 0 in the last block.
-//   Needs subgroups of at least 8 lanes (a multiple of 8) laid along the local invocation index,
-//   as lavapipe and GPUs lay them; the host runs v6 elsewhere (src/tensor/matmul.ts), and the
-//   autotuner checks each version against a float64 product before timing it.
-
-// One block of 8 ks as a lane holds it after its loads: A's values a0, a1 and B's rows b0..b3
-// (which lanes hold what: see v7 above).
-struct Blk { a0: vec4f, a1: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f }
+// extends: matmul, exchange
+// matmul, versions whose lanes share what they load through subgroupShuffle (exchange.wgsl: the
+// WGSL subgroups extension, kept apart from matmul.wgsl because a module that enables it does not
+// compile on adapters without it). Same Params, bindings, epilogue and helpers as matmul.wgsl, which
+// the engine puts before this file (src/gpu/kernel-source.ts).
+//   v7: exchange.wgsl's groups of 8 lanes, 4x4 blocks of C per lane, scalar loads (a_at, b_at):
+//       any shape, transpose and alignment. v6 loads 3 values per 8 FMAs per lane; v7 loads 3 for
+//       16 (and shuffles 8). 16 accumulators and the 24 loaded values overflow AVX2's 16 vector
+//       registers a little; 8x8 and 4x8 blocks per lane (more reuse, more spilling) were slower.
+//   v8: v7 reading A and B through matmul.wgsl's vec4 views where vec4Ok allows (the host runs v7
+//       otherwise): on llvmpipe a vec4 load costs less than four scalar ones with their address
+//       arithmetic and clamps (1024³ on a 2-core Zen 3: v8 1.3-1.7x v7 in alternating runs).
+//   Eight groups make a 32x32 workgroup tile; rows and columns past the edge are clamped and
+//   masked at the store, ks past K read as 0 in the last block. Where subgroups of 8 lanes are
+//   missing the host runs v6 (src/tensor/matmul.ts); the autotuner checks each version against a
+//   float64 product before timing it.
 
 // ks k..k+3 that are past K (in the last block): their values read as 0
 fn live4(k: u32) -> vec4<bool> { return vec4u(k) + vec4u(0u, 1u, 2u, 3u) < vec4u(P.k); }
@@ -78,26 +66,6 @@ fn v8_load(off: vec2u, arow: u32, rows: u32, col: u32, k0: u32, p: u32, q: u32) 
     b[t] = select(vec4f(0.0), b4v[(off.y + min(k, P.k - 1u) * P.n + min(col, P.n - 4u)) / 4u], k < P.k);
   }
   return Blk(a[0], a[1], b[0], b[1], b[2], b[3]);
-}
-
-// A's 4 values for this lane's rows at k0 + kk, from the lanes that loaded them
-fn v7_arow(av: f32, src_a: u32) -> vec4f {
-  return vec4f(subgroupShuffle(av, src_a), subgroupShuffle(av, src_a + 1u), subgroupShuffle(av, src_a + 2u), subgroupShuffle(av, src_a + 3u));
-}
-
-// the 8 ks of a block: for k0 + kk, B's row from lane 4(kk / 4) + q (its b(kk % 4)), A's values
-// from lanes 4p..4p+3 (their a(kk / 4)[kk % 4]), or with v8's TA from lane 4p + kk / 2 (its a(kk % 2))
-fn exchange(acc: mat4x4f, x: Blk, src_a: u32, src_b: u32, ta4: bool) -> mat4x4f {
-  let av = array<vec4f, 2>(x.a0, x.a1);
-  let bv = array<vec4f, 4>(x.b0, x.b1, x.b2, x.b3);
-  var c = acc;
-  for (var kk = 0u; kk < 8u; kk++) {
-    let b = subgroupShuffle(bv[kk % 4u], src_b + 4u * (kk / 4u));
-    var a: vec4f;
-    if (ta4) { a = subgroupShuffle(av[kk % 2u], src_a + kk / 2u); } else { a = v7_arow(av[kk / 4u][kk % 4u], src_a); }
-    c = outer(c, a, b);
-  }
-  return c;
 }
 
 struct Lanes { t: vec3u, off: vec2u, p: u32, q: u32, row0: u32, col0: u32, src_a: u32, src_b: u32 }

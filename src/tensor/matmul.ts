@@ -129,9 +129,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     .dims(aStrides)
     .dims(bStrides);
   const engine = getEngine();
-  let version = opts.version ?? (engine.kernels.pick('matmul', matmulClass(m, ka, n), MATMUL_DEFAULT) as MatmulVersion);
-  if (SUBGROUP.has(version) && engine.subgroupLanes < 8) version = 'v6';
-  if (VEC4.has(version) && !vec4Ok(m, ka, n, transA, transB)) version = version === 'v8' ? 'v7' : 'v2';
+  const version = matmulVersion(m, ka, n, transA, transB, opts.version);
   const [tm, tn] = TILE[version];
   engine.dispatch({
     kernel: SUBGROUP.has(version) ? 'matmul_subgroups' : 'matmul', entry: version,
@@ -155,6 +153,18 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     if (residual) grads.push(needs[grads.length] ? reshape(g, residual.shape) : null);
     return grads;
   }, [a, b]);
+}
+
+/**
+ * The version that runs for op(A) = [m, k] and op(B) = [k, n]: the one asked for, else the engine's
+ * pick for the shape class, then the fallbacks where the adapter or the shape rule it out.
+ */
+export function matmulVersion(m: number, k: number, n: number, transA = false, transB = false, asked?: MatmulVersion): MatmulVersion {
+  const engine = getEngine();
+  let version = asked ?? (engine.kernels.pick('matmul', matmulClass(m, k, n), MATMUL_DEFAULT) as MatmulVersion);
+  if (SUBGROUP.has(version) && engine.subgroupLanes < 8) version = 'v6';
+  if (VEC4.has(version) && !vec4Ok(m, k, n, transA, transB)) version = version === 'v8' ? 'v7' : 'v2';
+  return version;
 }
 
 function requireShape(op: string, t: Tensor, shape: readonly number[], what: string): Tensor {

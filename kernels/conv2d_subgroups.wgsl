@@ -1,0 +1,136 @@
+// extends: conv2d, exchange
+// conv2d, forward versions whose lanes share what they load through subgroupShuffle (exchange.wgsl;
+// kept apart from conv2d.wgsl because a module that enables subgroups does not compile without
+// them). Same Params, bindings and layout as conv2d.wgsl's forward, which the engine puts first.
+//   v3 (forward_sg): the implicit GEMM Y[(n,oh,ow), oc] = Σ_k X[(n,oh,ow), k] · Wt[k, oc] of one
+//       group with exchange.wgsl's groups of 8 lanes: per 8 ks a lane loads one output pixel's 8
+//       input taps (A's row) and 4 rows of 4 output channels of the transposed weights (B), where
+//       conv2d.wgsl's forward loads 4 pixels' taps and 8 weight rows for the same 128 FMAs. The
+//       taps (input channel, kernel row, kernel column) of k0..k0+7 are stepped, never divided
+//       (divisions in the k loop had made the first implicit GEMM 3-4x slower on lavapipe), and are
+//       the same for every lane. With POOL each 4 rows of the tile are one pooled pixel's 2x2
+//       window, so a lane's 4x4 block reduces to the max over its rows.
+//       GN groups of 8 lanes sit side by side along the channels (16·GN of them), 8 / GN along
+//       the pixels; the host picks GN = 1 for at most 16 channels per group.
+
+override GN: u32 = 2;
+
+// The tap of one k: input channel, kernel row and column.
+struct Tap { ic: u32, kh: u32, kw: u32 }
+
+fn next_tap(t: Tap) -> Tap {
+  var n = Tap(t.ic, t.kh, t.kw + 1u);
+  if (n.kw == P.kw) {
+    n.kw = 0u;
+    n.kh++;
+    if (n.kh == P.kh) {
+      n.kh = 0u;
+      n.ic++;
+    }
+  }
+  return n;
+}
+
+// X under tap t for the lane's pixel (its input offset and window corner); 0 in the padding and
+// past the last tap
+fn tap_value(xbase: u32, ih0: i32, iw0: i32, t: Tap) -> f32 {
+  let ih = ih0 + i32(t.kh * P.dil_h);
+  let iw = iw0 + i32(t.kw * P.dil_w);
+  let ok = t.ic < cg() && ih >= 0 && iw >= 0 && ih < i32(P.h) && iw < i32(P.w);
+  return select(0.0, x[xbase + (min(t.ic, cg() - 1u) * P.h + u32(max(ih, 0))) * P.w + u32(max(iw, 0))], ok);
+}
+
+// Wt[k, the 4 channels from col] (0 past the last k): one vec4 when the group's channels come in 4s
+fn weight_row(wbase: u32, k: u32, col: u32, jv: vec4u) -> vec4f {
+  let row = wbase + min(k, ksize() - 1u) * ocg();
+  var b: vec4f;
+  if (VEC4W) {
+    b = wt4[(row + min(col, ocg() - 4u)) / 4u];
+  } else {
+    let i = vec4u(row) + jv;
+    b = vec4f(wt4[i.x >> 2u][i.x & 3u], wt4[i.y >> 2u][i.y & 3u], wt4[i.z >> 2u][i.z & 3u], wt4[i.w >> 2u][i.w & 3u]);
+  }
+  return select(vec4f(0.0), b, k < ksize());
+}
+
+@compute @workgroup_size(64)
+fn forward_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
+  let pw = P.ow / 2u;
+  let ph = P.oh / 2u;
+  // with POOL, 4 rows per pooled pixel: its window
+  let rows = select(P.n * P.oh * P.ow, 4u * P.n * ph * pw, POOL);
+  let tm = 64u / GN;
+  let tn = 16u * GN;
+  let tr = (rows + tm - 1u) / tm;
+  let tc = (ocg() + tn - 1u) / tn;
+  let w = wid.y * nwg.x + wid.x;
+  let g = w / (tr * tc);
+  if (g >= P.groups) { return; } // the whole workgroup: subgroup operations below stay uniform
+  let tile = w % (tr * tc);
+  let grp = lid / 8u;
+  let lane0 = sid & ~7u;
+  let l = sid & 7u;
+  let p = l / 4u;
+  let q = l % 4u;
+  let row0 = (tile / tc) * tm + (grp / GN) * 8u;
+  let col0 = (tile % tc) * tn + (grp % GN) * 16u;
+  // the pixel of this lane's row of A: row0 + l (a window position of a pooled pixel with POOL)
+  let r = min(row0 + l, rows - 1u);
+  var n: u32;
+  var oh: u32;
+  var ow: u32;
+  if (POOL) {
+    let pp = r / 4u;
+    ow = 2u * (pp % pw) + (r & 1u);
+    oh = 2u * ((pp / pw) % ph) + ((r >> 1u) & 1u);
+    n = pp / (pw * ph);
+  } else {
+    ow = r % P.ow;
+    oh = (r / P.ow) % P.oh;
+    n = r / (P.ow * P.oh);
+  }
+  let xbase = (n * P.c + g * cg()) * P.h * P.w;
+  let ih0 = i32(oh * P.stride_h) - i32(P.pad_h);
+  let iw0 = i32(ow * P.stride_w) - i32(P.pad_w);
+  let wbase = g * ksize() * ocg();
+  let col = col0 + 4u * q;
+  let jv = min(vec4u(col) + vec4u(0u, 1u, 2u, 3u), vec4u(ocg() - 1u));
+  var acc = mat4x4f();
+  var tap = Tap(0u, 0u, 0u);
+  for (var k0 = 0u; k0 < ksize(); k0 += 8u) {
+    var a: array<f32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      a[i] = tap_value(xbase, ih0, iw0, tap);
+      tap = next_tap(tap);
+    }
+    let k4 = k0 + 4u * p;
+    let blk = Blk(vec4f(a[0], a[1], a[2], a[3]), vec4f(a[4], a[5], a[6], a[7]),
+                  weight_row(wbase, k4, col, jv), weight_row(wbase, k4 + 1u, col, jv),
+                  weight_row(wbase, k4 + 2u, col, jv), weight_row(wbase, k4 + 3u, col, jv));
+    acc = exchange(acc, blk, lane0 + 4u * p, lane0 + q, false);
+  }
+  let oc = g * ocg() + jv;
+  var bv = vec4f(0.0);
+  if (P.has_bias == 1u) { bv = vec4f(bias[oc.x], bias[oc.y], bias[oc.z], bias[oc.w]); }
+  let rbase = row0 + 4u * p;
+  if (POOL) {
+    // rows rbase..rbase+3 are pooled pixel rbase / 4's window; the bias is the same across it, and
+    // ReLU commutes with the max
+    var m = max(max(acc[0], acc[1]), max(acc[2], acc[3])) + bv;
+    if (P.relu == 1u) { m = max(m, vec4f(0.0)); }
+    let pp = rbase / 4u;
+    if (rbase >= rows) { return; }
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j < ocg()) { y[((pp / (pw * ph)) * P.oc + oc[j]) * ph * pw + pp % (ph * pw)] = m[j]; }
+    }
+    return;
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let px = rbase + i;
+    if (px >= rows) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j < ocg()) { y[((px / (P.oh * P.ow)) * P.oc + oc[j]) * P.oh * P.ow + px % (P.oh * P.ow)] = acc[i][j] + bv[j]; }
+    }
+  }
+}
