@@ -23,7 +23,13 @@ export interface KernelFamily {
   classes: Record<string, { inputs: () => Tensor[]; run: (xs: Tensor[], version: string) => Tensor }>;
   /** throws if the version's result on a small case is not the float64 one */
   check: (version: string) => Promise<void>;
+  /** why a version cannot run on this engine (it would fall back to another), or null */
+  unavailable?: (version: string, engine: Engine) => string | null;
 }
+
+const SUBGROUP_VERSIONS: Record<string, readonly string[]> = { matmul: ['v7', 'v8'], conv2d: ['v3'] };
+const needsSubgroups = (family: string) => (version: string, engine: Engine) =>
+  SUBGROUP_VERSIONS[family]!.includes(version) && engine.subgroupLanes < 8 ? 'needs subgroups of at least 8 lanes, which this adapter lacks' : null;
 
 /** A small case's float64 check: every element within 256 f32 rounding units of Σ|terms|. */
 function checkClose(got: Float32Array, want: Float64Array, magnitude: Float64Array, what: string): void {
@@ -86,7 +92,7 @@ const normal = (shape: number[], seed: number) => new Generator(seed).normal(sha
 /** The families the tuner knows, their versions and shape classes. */
 export const KERNEL_FAMILIES: Record<string, KernelFamily> = {
   matmul: {
-    versions: MATMUL_VERSIONS, fallback: MATMUL_DEFAULT, check: (v) => checkMatmul(v as MatmulVersion),
+    versions: MATMUL_VERSIONS, fallback: MATMUL_DEFAULT, check: (v) => checkMatmul(v as MatmulVersion), unavailable: needsSubgroups('matmul'),
     // one representative per matmulClass(): a tiny product, a ViT qkv projection (K = 64), the
     // MLP's first layer (N = 128), a square one
     classes: Object.fromEntries(([[64, 64, 64, false], [4250, 64, 192, true], [1000, 784, 128, true], [512, 512, 512, false]] as const).map(([m, k, n, transB]) => [
@@ -95,7 +101,7 @@ export const KERNEL_FAMILIES: Record<string, KernelFamily> = {
     ])),
   },
   conv2d: {
-    versions: CONV2D_VERSIONS, fallback: CONV2D_DEFAULT, check: (v) => checkConv(v as Conv2dVersion),
+    versions: CONV2D_VERSIONS, fallback: CONV2D_DEFAULT, check: (v) => checkConv(v as Conv2dVersion), unavailable: needsSubgroups('conv2d'),
     // the MNIST CNN's two layers at batch 64 and a ResNet stage's 3x3 64->64
     classes: Object.fromEntries(([[64, 1, 28, 8], [64, 8, 14, 16], [32, 64, 16, 64]] as const).map(([n, c, s, oc]) => [
       conv2dClass(c * 9, oc),
@@ -135,6 +141,11 @@ export async function tuneKernels(engine: Engine, opts: { families?: string[]; r
       const ok: string[] = [];
       result.rejected[name] = {};
       for (const v of family.versions) {
+        const why = family.unavailable?.(v, engine);
+        if (why) {
+          result.rejected[name]![v] = why;
+          continue;
+        }
         try {
           await family.check(v);
           ok.push(v);
@@ -142,6 +153,7 @@ export async function tuneKernels(engine: Engine, opts: { families?: string[]; r
           result.rejected[name]![v] = (e as Error).message;
         }
       }
+      if (ok.length === 0) throw new Error(`tuning: no version of ${name} passed its check on this adapter (${Object.entries(result.rejected[name]!).map(([v, why]) => `${v}: ${why}`).join('; ')})`);
       result.table[name] = {};
       result.ms[name] = {};
       for (const [cls, rep] of Object.entries(family.classes)) {
@@ -154,7 +166,7 @@ export async function tuneKernels(engine: Engine, opts: { families?: string[]; r
         for (let r = 0; r < rounds; r++) for (const v of timed) times.get(v)!.push(await seconds(engine, call(v)));
         const median = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor((t.length - 1) / 2)]!;
         result.ms[name]![cls] = Object.fromEntries(timed.map((v) => [v, 1e3 * median(times.get(v)!)]));
-        const pick = timed.reduce((a, b) => (median(times.get(b)!) < median(times.get(a)!) ? b : a), family.fallback);
+        const pick = timed.reduce((a, b) => (median(times.get(b)!) < median(times.get(a)!) ? b : a));
         result.table[name]![cls] = pick;
         opts.log?.(`tuned ${name} ${cls}: ${pick} (${timed.map((v) => `${v} ${result.ms[name]![cls]![v]!.toFixed(1)} ms`).join(', ')})`);
         xs.forEach((t) => t.dispose());
