@@ -139,7 +139,7 @@ async function torchLoop(p: Plane, samples: number, points: Array<[number, numbe
   const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'torch_landscape.py');
   const { stdout } = await run('/usr/bin/python3', [
     script, '--checkpoint', path.join(p.dir, 'model.safetensors'), '--d1', path.join(p.dir, 'd1.safetensors'), '--d2', path.join(p.dir, 'd2.safetensors'),
-    '--mnist', path.dirname(mnistFiles('test').images), '--samples', String(samples), '--points', points.map((pt) => pt.join(',')).join(';'),
+    '--mnist', path.dirname(mnistFiles('test').images), '--samples', String(samples), `--points=${points.map((pt) => pt.join(',')).join(';')}`,
   ], { env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
   return JSON.parse(stdout.trim().split('\n').at(-1)!);
 }

@@ -5,6 +5,11 @@
 // (within 1e-4, relative to the result's norm). tfjs-webgpu needs navigator.gpu: in Node it gets
 // the `webgpu` package's, made as src/gpu/device.ts makes losscape's.
 import type { Tensor as TFTensor, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as L from '../src/index.js';
 import { normRelative } from '../test/compare.js';
 import type { BenchCase, Timed, Variant } from './suite.js';
@@ -20,6 +25,21 @@ export type PeerSpec =
 
 let tfjs: Promise<TF | string> | null = null;
 
+/**
+ * tfjs-core's gradients, which its Node build leaves out (the full tfjs package registers them):
+ * its ES module of registrations, bundled here with esbuild (its files import each other without
+ * extensions, which Node does not resolve). tfjs keeps its registries and engine on globalThis, so
+ * the bundle's registrations reach the package's engine.
+ */
+async function registerGradients(): Promise<void> {
+  const { build } = await import('esbuild');
+  const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js').replace(/tf-core\.node\.js$/, 'register_all_gradients.js');
+  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'losscape-tfjs-')), 'gradients.mjs');
+  writeFileSync(file, out.outputFiles[0]!.text);
+  await import(pathToFileURL(file).href);
+}
+
 /** tfjs-core with the WebGPU backend on Dawn, or why it cannot run here. */
 export function loadTfjs(): Promise<TF | string> {
   tfjs ??= (async () => {
@@ -31,6 +51,7 @@ export function loadTfjs(): Promise<TF | string> {
         nav.navigator = { ...nav.navigator, gpu: webgpu.create([]) };
       }
       const tf = await import('@tensorflow/tfjs-core');
+      await registerGradients();
       await import('@tensorflow/tfjs-backend-webgpu');
       if (!(await tf.setBackend('webgpu'))) return 'tfjs-webgpu did not start on this adapter';
       await tf.ready();

@@ -55,7 +55,7 @@ export interface CaseResult {
   ofCeiling?: number;
   gbPerSecond?: Stats;
   itemsPerSecond?: Stats & { unit: string };
-  /** how many times faster the first variant (losscape) ran: this one's median time over the first's */
+  /** how many times faster the first variant (losscape) ran: this one's median time per item over the first's */
   firstSpeedup?: number;
   /** 1-minute load average when the case started */
   load: number;
@@ -123,22 +123,35 @@ export async function runCase(c: BenchCase, o: RunOptions): Promise<CaseResult[]
       for (let i = 1; i < r.calls; i++) r.timed.call!();
       return r.timed.run();
     });
-  try {
-    for (const r of ready) {
+  // a variant that fails while timed is reported as failed; the others go on
+  const failed = (r: (typeof ready)[number], e: unknown) => {
+    results.push({ group: c.group, case: c.name, variant: r.v.name, error: (e as Error).message, load });
+    o.log(`  ${c.group} ${c.name} ${r.v.name}: ${(e as Error).message}`);
+    r.timed.dispose();
+    ready.splice(ready.indexOf(r), 1);
+  };
+  for (const r of [...ready]) {
+    try {
       const first = await sample(r); // warm-up: pipelines compiled, buffers pooled
       if (r.timed.call) r.calls = Math.max(1, Math.min(50, Math.ceil(o.minSample / Math.max(first, 1e-6))));
+    } catch (e) {
+      failed(r, e);
     }
-    for (let round = 0; round < o.repeats; round++) {
-      // rotate the order each round, so that no variant always runs first
-      for (let i = 0; i < ready.length; i++) {
-        const r = ready[(i + round) % ready.length]!;
+  }
+  for (let round = 0; round < o.repeats; round++) {
+    // rotate the order each round, so that no variant always runs first
+    for (const r of ready.map((_, i) => ready[(i + round) % ready.length]!)) {
+      try {
         r.times.push((await sample(r)) / r.calls);
+      } catch (e) {
+        failed(r, e);
       }
     }
-  } finally {
-    for (const r of ready) r.timed.dispose();
   }
-  const firstMedian = ready[0] && stats(ready[0].times).median;
+  for (const r of ready) r.timed.dispose();
+  // per item, where variants' items per call differ (a batched evaluator's K points, one point)
+  const perItem = (r: (typeof ready)[number]) => stats(r.times).median / (r.timed.items ?? c.items?.count ?? 1);
+  const firstMedian = ready[0] && perItem(ready[0]);
   for (const r of ready) {
     const s = stats(r.times);
     const per = (x: number | undefined) => (x === undefined ? undefined : { median: x / s.median, min: x / s.max, max: x / s.min });
@@ -149,7 +162,7 @@ export async function runCase(c: BenchCase, o: RunOptions): Promise<CaseResult[]
       group: c.group, case: c.name, variant: r.v.name, checked: r.checked, calls: r.calls, samples: r.times.length, seconds: s,
       gflops, ofCeiling: gflops && gflops.median / o.ceiling, gbPerSecond: per(c.bytes && c.bytes / 1e9),
       itemsPerSecond: c.items && { ...per(items)!, unit: `${c.items.unit}/s` },
-      firstSpeedup: firstMedian === undefined ? undefined : s.median / firstMedian, load,
+      firstSpeedup: firstMedian === undefined ? undefined : perItem(r) / firstMedian, load,
     });
   }
   return results;
