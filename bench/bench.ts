@@ -93,6 +93,7 @@ const num = (x: number, digits = 3) => (x >= 100 ? x.toFixed(0) : x.toPrecision(
 /** One line of the table: case, variant, ms per call (min-max), the rate and its share of the ceiling. */
 export function formatRow(r: CaseResult): string {
   const head = `${r.group.padEnd(13)} ${r.case.padEnd(44)} ${r.variant.padEnd(20)}`;
+  if (r.unavailable) return `${head} not run: ${r.unavailable}`;
   if (r.error || !r.seconds) return `${head} FAILED: ${r.error}`;
   const s = r.seconds;
   const rate = r.gflops ? `${num(r.gflops.median)} GFLOP/s${r.ofCeiling !== undefined ? ` (${(100 * r.ofCeiling).toFixed(0)}%)` : ''}`

@@ -14,12 +14,14 @@ import {
   AdamW, backward, batchedEvaluator, createModel, crossEntropy, disposeEvalSet, evaluateSequential, FlatParameters, fromArray, gridPoints,
   keep, linspace, prepareEvalSet, presetConfig, randomDirection, take, tidy, type Dataset, type Layer, type ModelConfig, type Tensor,
 } from '../src/index.js';
-import { mnist, mnistFiles, saveCheckpoint, saveDirection } from '../src/node/index.js';
+import { saveCheckpoint } from '../src/node/checkpoint.js';
+import { mnist, mnistFiles } from '../src/node/data.js';
+import { saveDirection } from '../src/node/directions.js';
 import { normRelative } from '../test/compare.js';
 import * as M from '../test/model-ref.js';
 import * as A from '../test/ref-autograd.js';
 import * as R from '../test/reference.js';
-import type { BenchCase, Variant } from './suite.js';
+import { Unavailable, type BenchCase, type Variant } from './suite.js';
 
 const run = promisify(execFile);
 
@@ -210,7 +212,7 @@ function landscapeCase(name: string, samples: number): BenchCase {
     name: label,
     setup: async () => {
       const missing = await torchMissing();
-      if (missing) throw new Error(missing);
+      if (missing) throw new Unavailable(missing);
       const p = await get();
       const want = await sequentialAt(p, probe);
       const got = await torchLoop(p, samples, probe, env);

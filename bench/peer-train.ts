@@ -4,7 +4,7 @@
 // weight decay, one multiply-add per parameter of the step's work.
 import type { Tensor as TFTensor, Tensor4D, Variable } from '@tensorflow/tfjs-core';
 import { createModel, crossEntropy, fromArray, noGrad, presetConfig, take, type Layer } from '../src/index.js';
-import { mnist } from '../src/node/index.js';
+import { mnist } from '../src/node/data.js';
 import type { TF } from './peers.js';
 import type { Timed } from './suite.js';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as L from '../src/index.js';
 import { normRelative } from '../test/compare.js';
-import type { BenchCase, Timed, Variant } from './suite.js';
+import { Unavailable, type BenchCase, type Timed, type Variant } from './suite.js';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
 
@@ -24,6 +24,7 @@ export type PeerSpec =
   | { kind: 'train-cnn'; batch: number };
 
 let tfjs: Promise<TF | string> | null = null;
+const [TFJS_CORE, TFJS_WEBGPU, ESBUILD] = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'esbuild'];
 
 /**
  * tfjs-core's gradients, which its Node build leaves out (the full tfjs package registers them):
@@ -32,7 +33,7 @@ let tfjs: Promise<TF | string> | null = null;
  * the bundle's registrations reach the package's engine.
  */
 async function registerGradients(): Promise<void> {
-  const { build } = await import('esbuild');
+  const { build } = (await import(ESBUILD)) as typeof import('esbuild');
   const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js').replace(/tf-core\.node\.js$/, 'register_all_gradients.js');
   const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'silent' });
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'losscape-tfjs-')), 'gradients.mjs');
@@ -50,9 +51,10 @@ export function loadTfjs(): Promise<TF | string> {
         Object.assign(globalThis, webgpu.globals);
         nav.navigator = { ...nav.navigator, gpu: webgpu.create([]) };
       }
-      const tf = await import('@tensorflow/tfjs-core');
+      // named at run time, so that a bundle of the bench (../shared/gpu/pack.sh) leaves them out
+      const tf = (await import(TFJS_CORE)) as TF;
       await registerGradients();
-      await import('@tensorflow/tfjs-backend-webgpu');
+      await import(TFJS_WEBGPU);
       if (!(await tf.setBackend('webgpu'))) return 'tfjs-webgpu did not start on this adapter';
       await tf.ready();
       return tf;
@@ -135,7 +137,7 @@ export function peerVariants(c: BenchCase): Variant[] {
     name: 'tfjs-webgpu',
     setup: async () => {
       const tf = await loadTfjs();
-      if (typeof tf === 'string') throw new Error(tf);
+      if (typeof tf === 'string') throw new Unavailable(tf);
       if (spec.kind === 'train-cnn') return (await import('./peer-train.js')).tfjsCnnStep(tf, spec.batch);
       const op = peerOp(spec)!;
       const grads = spec.kind !== 'matmul' && spec.grads;

@@ -35,8 +35,8 @@ export function reportMarkdown(b: BenchReport): string {
   for (const group of [...new Set(b.results.map((r) => r.group))]) {
     lines.push('', `**${group}**`, '', '| case | variant | ms per call | rate | of FMA ceiling | losscape × | load | checked |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of b.results.filter((x) => x.group === group)) {
-      if (r.error || !r.seconds) {
-        lines.push(`| ${r.case} | ${r.variant} | — | — | — | — | ${r.load} | not run: ${r.error} |`);
+      if (r.error || r.unavailable || !r.seconds) {
+        lines.push(`| ${r.case} | ${r.variant} | — | — | — | — | ${r.load} | ${r.unavailable ? `not run: ${r.unavailable}` : `FAILED: ${r.error}`} |`);
         continue;
       }
       const share = r.ofCeiling === undefined ? '' : `${(100 * r.ofCeiling).toFixed(0)}%`;

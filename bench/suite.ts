@@ -17,6 +17,9 @@ export interface Timed {
   dispose(): void;
 }
 
+/** Thrown by a variant's setup when it cannot run here at all (a peer not installed): reported, not a failure. */
+export class Unavailable extends Error {}
+
 export interface Variant {
   name: string;
   /** prepares the inputs and checks the result (throws if wrong); returns what was checked */
@@ -45,6 +48,8 @@ export interface CaseResult {
   variant: string;
   checked?: string;
   error?: string;
+  /** why the variant could not run here (a peer engine missing) */
+  unavailable?: string;
   /** calls per sample, samples timed */
   calls?: number;
   samples?: number;
@@ -114,8 +119,9 @@ export async function runCase(c: BenchCase, o: RunOptions): Promise<CaseResult[]
       const { checked, timed } = await v.setup();
       ready.push({ v, checked, timed, calls: 1, times: [] });
     } catch (e) {
-      results.push({ group: c.group, case: c.name, variant: v.name, error: (e as Error).message, load });
-      o.log(`  ${c.group} ${c.name} ${v.name}: ${(e as Error).message}`);
+      const why = (e as Error).message;
+      results.push({ group: c.group, case: c.name, variant: v.name, ...(e instanceof Unavailable ? { unavailable: why } : { error: why }), load });
+      o.log(`  ${c.group} ${c.name} ${v.name}: ${why}`);
     }
   }
   const sample = async (r: (typeof ready)[number]) =>
