@@ -54,7 +54,7 @@ const SUBGROUP = new Set<MatmulVersion>(['v7', 'v8']);
 export function matmulClass(m: number, k: number, n: number): string {
   if (m * k * n <= 1 << 18) return 'tiny';
   if (k < 128) return 'shallow';
-  if (Math.min(m, n) < 128) return 'narrow';
+  if (Math.min(m, n) <= 128) return 'narrow';
   return 'large';
 }
 

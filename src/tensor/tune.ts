@@ -127,8 +127,8 @@ async function seconds(engine: Engine, record: () => void): Promise<number> {
 
 /**
  * Tunes every family (or those named): each version checked, then timed per class in `rounds`
- * alternating rounds after a warm-up; a version three times slower than the best at warm-up is not
- * timed further. Returns the table and what was measured.
+ * alternating rounds after a warm-up (one call to compile, one timed); a version three times
+ * slower than the best warm one is not timed further. Returns the table and what was measured.
  */
 export async function tuneKernels(engine: Engine, opts: { families?: string[]; rounds?: number; log?: (line: string) => void } = {}): Promise<TuneResult> {
   const rounds = opts.rounds ?? 3;
@@ -159,7 +159,9 @@ export async function tuneKernels(engine: Engine, opts: { families?: string[]; r
       for (const [cls, rep] of Object.entries(family.classes)) {
         const xs = rep.inputs();
         const call = (v: string) => () => tidy(() => void noGrad(() => rep.run(xs, v)));
-        const warm = new Map(await Promise.all(ok.map(async (v) => [v, await seconds(engine, call(v))] as const)));
+        for (const v of ok) await seconds(engine, call(v)); // pipelines compiled
+        const warm = new Map<string, number>();
+        for (const v of ok) warm.set(v, await seconds(engine, call(v)));
         const best = Math.min(...warm.values());
         const timed = ok.filter((v) => warm.get(v)! <= 3 * best);
         const times = new Map(timed.map((v) => [v, [] as number[]]));
