@@ -18,9 +18,9 @@ interface BenchCliOptions {
 
 const kernelChoice = (v: string) => {
   try {
-    return parseKernelChoice(v, 'x');
+    return parseKernelChoice(v);
   } catch (e) {
-    throw new InvalidArgumentError((e as Error).message.replace(/^x: /, ''));
+    throw new InvalidArgumentError((e as Error).message);
   }
 };
 

@@ -16,18 +16,20 @@ import { writeAtomic } from './files.js';
 
 /**
  * "family=version,..." checked against the families and their versions: family -> versions (a
- * family may be named more than once, to compare versions). The error names `source`.
+ * family may be named more than once, to compare versions). Errors say what is wrong, after
+ * `source` and the item when given (an environment variable; commander adds the option's value).
  */
-export function parseKernelChoice(spec: string, source: string): Record<string, string[]> {
+export function parseKernelChoice(spec: string, source?: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const fail = (why: string): never => {
+      throw new Error(source ? `${source}: ${why} (in "${item}")` : why);
+    };
     const [family, version, extra] = item.split('=');
     const f = KERNEL_FAMILIES[family ?? ''];
-    if (!f || !version || extra !== undefined) {
-      throw new Error(`${source}: expected family=version, e.g. matmul=v8 (families: ${Object.keys(KERNEL_FAMILIES).join(', ')}), got "${item}"`);
-    }
-    if (!f.versions.includes(version)) throw new Error(`${source}: ${family} has versions ${f.versions.join(', ')}, not "${version}"`);
-    (out[family!] ??= []).push(version);
+    if (!f || !version || extra !== undefined) fail(`expected family=version, e.g. matmul=v8 (families: ${Object.keys(KERNEL_FAMILIES).join(', ')})`);
+    if (!f!.versions.includes(version!)) fail(`${family} has versions ${f!.versions.join(', ')}, not "${version}"`);
+    (out[family!] ??= []).push(version!);
   }
   return out;
 }
