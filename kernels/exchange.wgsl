@@ -1,5 +1,5 @@
 // requires: subgroups
-// exchange: how matmul v7, v8 (matmul_subgroups.wgsl) and conv2d v3 (conv2d_subgroups.wgsl) share
+// exchange: how matmul v7-v9 (matmul_subgroups.wgsl) and conv2d v3 (conv2d_subgroups.wgsl) share
 // what their lanes load; no entry points of its own (those files extend it). Why: on llvmpipe a
 // storage-buffer load costs about ten FMAs per component (a loop over the SIMD lanes with a bounds
 // check each), while subgroupShuffle is one permute of a SIMD register, about the cost of an add.

@@ -17,8 +17,8 @@ export interface MatmulOptions {
   /**
    * kernel version (kernels/matmul.wgsl, matmul_subgroups.wgsl); by default the engine's pick for
    * the shape class (forced, tuned on this adapter, else v6: gpu/selection.ts). v4-v6 read A and B
-   * as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok; v8 runs v7); v7 and
-   * v8 need subgroups of at least 8 lanes and run v6 where there are none.
+   * as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok; v8 and v9 run v7);
+   * v7-v9 need subgroups of at least 8 lanes and run v6 where there are none.
    */
   version?: MatmulVersion;
   /**
@@ -31,20 +31,20 @@ export interface MatmulOptions {
   residual?: Tensor;
 }
 
-export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6' | 'v7' | 'v8';
+export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6' | 'v7' | 'v8' | 'v9';
 
 /** Output tile [rows, columns] of one workgroup of each version: sets the workgroup count. */
 const TILE: Record<MatmulVersion, readonly [number, number]> = {
-  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32], v7: [32, 32], v8: [32, 32],
+  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32], v7: [32, 32], v8: [32, 32], v9: [64, 32],
 };
 export const MATMUL_VERSIONS = Object.keys(TILE) as MatmulVersion[];
 /** What runs when nothing is forced or tuned. */
 export const MATMUL_DEFAULT: MatmulVersion = 'v6';
 
-/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs (v7 for v8). */
-const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6', 'v8']);
+/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs (v7 for v8, v9). */
+const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6', 'v8', 'v9']);
 /** Versions in kernels/matmul_subgroups.wgsl: they need subgroups of 8 lanes or more, else v6 runs. */
-const SUBGROUP = new Set<MatmulVersion>(['v7', 'v8']);
+const SUBGROUP = new Set<MatmulVersion>(['v7', 'v8', 'v9']);
 
 /**
  * The autotuner's shape class of an M x K x N product (src/tensor/tune.ts times one representative
@@ -163,7 +163,7 @@ export function matmulVersion(m: number, k: number, n: number, transA = false, t
   const engine = getEngine();
   let version = asked ?? (engine.kernels.pick('matmul', matmulClass(m, k, n), MATMUL_DEFAULT) as MatmulVersion);
   if (SUBGROUP.has(version) && engine.subgroupLanes < 8) version = 'v6';
-  if (VEC4.has(version) && !vec4Ok(m, k, n, transA, transB)) version = version === 'v8' ? 'v7' : 'v2';
+  if (VEC4.has(version) && !vec4Ok(m, k, n, transA, transB)) version = SUBGROUP.has(version) ? 'v7' : 'v2';
   return version;
 }
 

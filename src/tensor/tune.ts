@@ -1,4 +1,4 @@
-// The autotuner: kernel families with numbered versions (matmul v1-v8 in kernels/matmul*.wgsl,
+// The autotuner: kernel families with numbered versions (matmul v1-v9 in kernels/matmul*.wgsl,
 // conv2d's forward kernels) pick a version per shape class by timing each on the adapter in use,
 // once: every version is first checked against a float64 product of a small case (a version that
 // is wrong on this adapter is never picked), then timed on one representative shape per class, in
@@ -27,7 +27,7 @@ export interface KernelFamily {
   unavailable?: (version: string, engine: Engine) => string | null;
 }
 
-const SUBGROUP_VERSIONS: Record<string, readonly string[]> = { matmul: ['v7', 'v8'], conv2d: ['v3'] };
+const SUBGROUP_VERSIONS: Record<string, readonly string[]> = { matmul: ['v7', 'v8', 'v9'], conv2d: ['v3'] };
 const needsSubgroups = (family: string) => (version: string, engine: Engine) =>
   SUBGROUP_VERSIONS[family]!.includes(version) && engine.subgroupLanes < 8 ? 'needs subgroups of at least 8 lanes, which this adapter lacks' : null;
 
