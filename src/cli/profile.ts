@@ -7,15 +7,15 @@ import { initTuned } from '../node/tune.js';
 
 /** The profile's tables as lines: the `top` kernels by GPU time, then every scope in nesting order. */
 export function profileTables(p: Profiler, top = 20): string[] {
-  const total = p.byKernel().reduce((s, r) => s + r.ms, 0);
-  const line = (r: ProfileRow, name: string) => `${r.ms.toFixed(1).padStart(10)} ms ${(100 * r.share).toFixed(1).padStart(5)}% ${String(r.calls).padStart(7)}  ${name}`;
   const kernels = p.byKernel();
+  const [total, first] = kernels.reduce(([t, f], r) => [t + r.ms, f + r.firstMs], [0, 0]);
+  const line = (r: ProfileRow, name: string) => `${r.ms.toFixed(1).padStart(10)} ms ${(100 * r.share).toFixed(1).padStart(5)}% ${String(r.calls).padStart(7)} ${r.firstMs.toFixed(1).padStart(9)}  ${name}`;
   return [
-    `GPU time ${total.toFixed(1)} ms in ${p.events.length} dispatches (${p.mode === 'timestamps' ? 'timestamp queries' : 'wall clock per submit'})`,
-    '        ms share   calls  kernel:entry{constants}',
+    `GPU time ${total.toFixed(1)} ms in ${p.events.length} dispatches (${p.mode === 'timestamps' ? 'timestamp queries' : 'wall clock per submit'}), and ${first.toFixed(1)} ms in each pipeline's first call (on lavapipe: its compile), apart`,
+    '        ms share   calls  first ms  kernel:entry{constants}',
     ...kernels.slice(0, top).map((r) => line(r, r.name)),
     ...(kernels.length > top ? [`   (${kernels.length - top} more kernels in the trace)`] : []),
-    '        ms share   calls  scope',
+    '        ms share   calls  first ms  scope',
     ...p.byScope().map((r) => line(r, `${'  '.repeat(r.name.split('/').length - 1)}${r.name.split('/').at(-1)}`)),
   ];
 }

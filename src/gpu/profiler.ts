@@ -19,6 +19,11 @@ export interface KernelEvent {
   /** the scope names open when it was recorded, outermost first ('' for none) */
   scope: string;
   workgroups: number;
+  /**
+   * the pipeline's first dispatch in this profile: on lavapipe it includes the driver's compile of
+   * the shader (llvmpipe compiles a pipeline when it first runs: seconds for a big kernel)
+   */
+  first: boolean;
   /** ms from the first dispatch's start; NaN until read back */
   start: number;
   duration: number;
@@ -34,10 +39,13 @@ interface ScopeSpan {
 
 export interface ProfileRow {
   name: string;
+  /** calls and GPU time after each pipeline's first call */
   calls: number;
   ms: number;
-  /** of the total GPU time */
+  /** of the total GPU time after first calls */
   share: number;
+  /** GPU time of first calls (see KernelEvent.first) */
+  firstMs: number;
 }
 
 const QUERY_PAIRS = 2048; // dispatches per query set (a query set holds at most 4096 queries)
@@ -49,6 +57,7 @@ export class Profiler {
   readonly #scopes: ScopeSpan[] = [];
   readonly #open: ScopeSpan[] = [];
   readonly #pending: Promise<void>[] = [];
+  readonly #seen = new Set<string>();
   #querySet: GPUQuerySet | null = null;
   #resolve: GPUBuffer | null = null;
   /** events of the batch being recorded, by query pair */
@@ -97,10 +106,12 @@ export class Profiler {
   /** Records a dispatch; returns the pass's timestamp writes, or undefined in wall-clock mode. */
   dispatch(kernel: string, entry: string, constants: Record<string, number>, workgroups: number): GPUComputePassTimestampWrites | undefined {
     const names = Object.keys(constants).sort();
+    const key = `${kernel}:${entry}:${names.map((n) => `${n}=${constants[n]}`).join(',')}`;
     this.events.push({
-      kernel, entry, constants: names.map((n) => `${n}=${constants[n]}`).join(','), workgroups,
+      kernel, entry, constants: names.map((n) => `${n}=${constants[n]}`).join(','), workgroups, first: !this.#seen.has(key),
       scope: this.#open.map((s) => s.name).join('/'), start: NaN, duration: NaN,
     });
+    this.#seen.add(key);
     if (!this.#querySet) {
       this.#unsubmitted = this.events.length - 1;
       return undefined;
@@ -151,7 +162,7 @@ export class Profiler {
     while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
   }
 
-  /** GPU time by pipeline (kernel:entry{constants}), largest first. */
+  /** GPU time by pipeline (kernel:entry{constants}), largest first; first calls apart. */
   byKernel(): ProfileRow[] {
     return rows(this.events, (e) => [`${e.kernel}:${e.entry}${e.constants ? `{${e.constants}}` : ''}`]);
   }
@@ -167,7 +178,7 @@ export class Profiler {
     const timed = this.events.filter((e) => Number.isFinite(e.start));
     const kernels = timed.map((e) => ({
       name: `${e.kernel}:${e.entry}`, cat: 'kernel', ph: 'X', pid: 1, tid: 1, ts: us(e.start), dur: us(e.duration),
-      args: { constants: e.constants, workgroups: e.workgroups, scope: e.scope },
+      args: { constants: e.constants, workgroups: e.workgroups, scope: e.scope, ...(e.first ? { first: 'the pipeline\'s first call (includes a lazy driver compile)' } : {}) },
     }));
     const scopes = this.#scopes.flatMap((s) => {
       const inside = this.events.slice(s.first, s.end < 0 ? this.events.length : s.end).filter((e) => Number.isFinite(e.start));
@@ -188,14 +199,18 @@ export class Profiler {
 }
 
 function rows(events: KernelEvent[], keys: (e: KernelEvent) => string[], bySize = true): ProfileRow[] {
-  const total = events.reduce((s, e) => s + (Number.isFinite(e.duration) ? e.duration : 0), 0);
+  const total = events.reduce((s, e) => s + (Number.isFinite(e.duration) && !e.first ? e.duration : 0), 0);
   const by = new Map<string, ProfileRow>();
   for (const e of events) {
     if (!Number.isFinite(e.duration)) continue;
     for (const name of keys(e)) {
-      const row = by.get(name) ?? { name, calls: 0, ms: 0, share: 0 };
-      row.calls++;
-      row.ms += e.duration;
+      const row = by.get(name) ?? { name, calls: 0, ms: 0, share: 0, firstMs: 0 };
+      if (e.first) {
+        row.firstMs += e.duration;
+      } else {
+        row.calls++;
+        row.ms += e.duration;
+      }
       by.set(name, row);
     }
   }
