@@ -5,6 +5,7 @@ import { noGrad, record } from './autograd.js';
 import { permute, reshape } from './layout.js';
 import { requireF32 } from './elementwise.js';
 import { sum } from './reduce.js';
+import { tidy } from './scope.js';
 import { getEngine } from './runtime.js';
 import { shapeString } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -156,10 +157,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     forwardGemm(op, x, weight, bias, y, params(), tiles, groups, false, version);
   }
   const inputs = [x, weight, ...(bias ? [bias] : [])];
-  const sameGeometry = { ...opts, version: undefined };
   return record(op, inputs, y, (g, [xs, ws], needs) => [
-    needs[0] ? inputGrad(g, ws!, geo, sameGeometry) : null,
-    needs[1] ? weightGrad(g, xs!, geo, sameGeometry) : null,
+    needs[0] ? inputGrad(g, ws!, geo, opts) : null,
+    needs[1] ? weightGrad(g, xs!, geo, opts) : null,
     ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : []),
   ], [x, weight]);
 }
@@ -173,12 +173,23 @@ type Geometry = ReturnType<typeof geometry>;
  */
 function inputGrad(g: Tensor, w: Tensor, geo: Geometry, opts: Conv2dOptions): Tensor {
   const op = 'conv2d input gradient';
-  const { n, c, h, w: width, cg, groups, params } = geo;
+  const { n, c, h, w: width, cg, oc, kh, kw, groups, params } = geo;
   const dx = Tensor.empty([n, c, h, width], 'f32', op);
-  getEngine().dispatch({
-    kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * width, cg),
-    buffers: [g.buffer(op), w.buffer(op), dx.buffer(op)],
-  });
+  if (conv2dVersion(cg * kh * kw, oc / groups, false, opts.version) === 'v3') {
+    // input_sg reads the weights as [groups, OCg·KH·KW, Cg]: 4 input channels of a tap in one vec4
+    const wb = noGrad(() => tidy(() => reshape(permute(reshape(w, [groups, oc / groups, cg, kh * kw]), [0, 1, 3, 2]), [groups, -1, cg])));
+    const tiles = subgroupTiling(groups, n * h * width, cg);
+    getEngine().dispatch({
+      kernel: 'conv2d_subgroups', entry: 'input_sg', params: params(), workgroups: tiles.workgroups,
+      constants: { ...tiles.constants, VEC4W: cg % 4 === 0 ? 1 : 0 }, buffers: [g.buffer(op), wb.buffer4(op), dx.buffer(op)],
+    });
+    wb.dispose();
+  } else {
+    getEngine().dispatch({
+      kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * width, cg),
+      buffers: [g.buffer(op), w.buffer(op), dx.buffer(op)],
+    });
+  }
   return record(op, [g, w], dx, (gg, [gs, ws], needs) => [
     needs[0] ? conv2d(gg, ws!, null, opts) : null,
     needs[1] ? weightGrad(gs!, gg, geo, opts) : null,
