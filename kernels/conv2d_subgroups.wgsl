@@ -149,8 +149,11 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn dy_value(dybase: u32, ih: u32, iw: u32, t: Tap) -> f32 {
   let th = i32(ih + P.pad_h) - i32(t.kh * P.dil_h);
   let tw = i32(iw + P.pad_w) - i32(t.kw * P.dil_w);
-  let oh = th / i32(P.stride_h);
-  let ow = tw / i32(P.stride_w);
+  // SIMD has no vector integer division (llvmpipe does one lane at a time): none for stride 1
+  var oh = th;
+  var ow = tw;
+  if (P.stride_h != 1u) { oh = th / i32(P.stride_h); }
+  if (P.stride_w != 1u) { ow = tw / i32(P.stride_w); }
   let ok = t.ic < ocg() && th >= 0 && tw >= 0 && oh * i32(P.stride_h) == th && ow * i32(P.stride_w) == tw && oh < i32(P.oh) && ow < i32(P.ow);
   return select(0.0, dy[dybase + (min(t.ic, ocg() - 1u) * P.oh + u32(max(oh, 0))) * P.ow + u32(max(ow, 0))], ok);
 }
