@@ -13,7 +13,7 @@
 //   v9: v8 with an 8x4 block per lane (two 4x4 blocks sharing B's loads; the group's tile 16 x 16,
 //       the workgroup's 64 x 32): 4 loaded values per k for 32 FMAs. 32 accumulators spill on AVX2,
 //       yet it ran 1.1-1.5x v8 at 512³ and 1024³ (alternating runs, 2-core Zen 3).
-//   v7 and v8's eight groups make a 32x32 workgroup tile; rows and columns past the edge are clamped and
+//   v7 and v8's eight groups make a 32x32 workgroup tile (64x16 with GN = 1, v9's 128x16); rows and columns past the edge are clamped and
 //   masked at the store, ks past K read as 0 in the last block. Where subgroups of 8 lanes are
 //   missing the host runs v6 (src/tensor/matmul.ts); the autotuner checks each version against a
 //   float64 product before timing it.
@@ -76,25 +76,30 @@ fn v8_b(off: vec2u, col: u32, k0: u32, p: u32) -> array<vec4f, 4> {
   return b;
 }
 
+// groups of 8 lanes side by side along N (16·GN columns), 8 / GN along M: the host sets 1 for an
+// output of at most 16 columns (a classifier's 10), where 2 would leave 22 of 32 columns idle
+override GN: u32 = 2;
+
 struct Lanes { t: vec3u, off: vec2u, p: u32, q: u32, row0: u32, col0: u32, src_a: u32, src_b: u32 }
 
-// Where a lane's group of 8 sits in the workgroup's tile t (groups of `rows` x 16 in 4 x 2), and
-// which lanes it reads from.
-fn lanes(t: vec3u, lid: u32, sid: u32, rows: u32) -> Lanes {
+// The workgroup's tile (groups of `rows` x 16, 8 / GN x GN of them), where this lane's group sits
+// in it, and which lanes it reads from.
+fn lanes(wid: vec3u, nwg: vec3u, lid: u32, sid: u32, rows: u32) -> Lanes {
+  let t = tile_origin(wid, nwg, rows * (8u / GN), 16u * GN);
   let g = lid / 8u;      // the group
   let lane0 = sid & ~7u; // the group's first lane in the subgroup
   let l = sid & 7u;
   let p = l / 4u;
   let q = l % 4u;
-  return Lanes(t, batch_offsets(min(t.x, P.batch - 1u)), p, q, t.y + (g / 2u) * rows, t.z + (g % 2u) * 16u, lane0 + 4u * p, lane0 + q);
+  return Lanes(t, batch_offsets(min(t.x, P.batch - 1u)), p, q, t.y + (g / GN) * rows, t.z + (g % GN) * 16u, lane0 + 4u * p, lane0 + q);
 }
 
 @compute @workgroup_size(64)
 fn v7(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let t = tile_origin(wid, nwg, 32u, 32u);
+  let t = tile_origin(wid, nwg, 8u * (8u / GN), 16u * GN);
   if (t.x >= P.batch) { return; } // the whole workgroup: subgroup operations below stay uniform
-  let L = lanes(t, lid, sid, 8u);
+  let L = lanes(wid, nwg, lid, sid, 8u);
   let arow = min(L.row0 + 4u * L.p + L.q, P.m - 1u);
   let bcols = cols4(L.col0 + 4u * L.q);
   var acc = mat4x4f();
@@ -105,9 +110,9 @@ fn v7(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @compute @workgroup_size(64)
 fn v8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let t = tile_origin(wid, nwg, 32u, 32u);
+  let t = tile_origin(wid, nwg, 8u * (8u / GN), 16u * GN);
   if (t.x >= P.batch) { return; }
-  let L = lanes(t, lid, sid, 8u);
+  let L = lanes(wid, nwg, lid, sid, 8u);
   let arow = min(L.row0 + 4u * L.p + L.q, P.m - 1u);
   let col = L.col0 + 4u * L.q;
   var acc = mat4x4f();
@@ -124,9 +129,9 @@ fn v8(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 @compute @workgroup_size(64)
 fn v9(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
-  let t = tile_origin(wid, nwg, 64u, 32u);
+  let t = tile_origin(wid, nwg, 16u * (8u / GN), 16u * GN);
   if (t.x >= P.batch) { return; }
-  let L = lanes(t, lid, sid, 16u);
+  let L = lanes(wid, nwg, lid, sid, 16u);
   let rows = L.row0 + 4u * L.p;
   let arow = L.row0 + 4u * L.p + L.q;
   let col = L.col0 + 4u * L.q;

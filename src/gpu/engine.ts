@@ -115,6 +115,7 @@ export class Engine {
       compute: { module, entryPoint: entry, constants },
     });
     this.#pipelines.set(key, p);
+    this.#profiler?.created(key);
     return p;
   }
 

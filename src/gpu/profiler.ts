@@ -20,8 +20,8 @@ export interface KernelEvent {
   scope: string;
   workgroups: number;
   /**
-   * the pipeline's first dispatch in this profile: on lavapipe it includes the driver's compile of
-   * the shader (llvmpipe compiles a pipeline when it first runs: seconds for a big kernel)
+   * the first dispatch of a pipeline created while profiling: on lavapipe it includes the driver's
+   * compile of the shader (llvmpipe compiles a pipeline when it first runs: seconds for a big kernel)
    */
   first: boolean;
   /** ms from the first dispatch's start; NaN until read back */
@@ -57,7 +57,8 @@ export class Profiler {
   readonly #scopes: ScopeSpan[] = [];
   readonly #open: ScopeSpan[] = [];
   readonly #pending: Promise<void>[] = [];
-  readonly #seen = new Set<string>();
+  /** pipelines created while attached, not yet dispatched */
+  readonly #created = new Set<string>();
   #querySet: GPUQuerySet | null = null;
   #resolve: GPUBuffer | null = null;
   /** events of the batch being recorded, by query pair */
@@ -98,6 +99,11 @@ export class Profiler {
     }
   }
 
+  /** The engine created a pipeline (its cache key: kernel:entry:constants, sorted). */
+  created(key: string): void {
+    this.#created.add(key);
+  }
+
   /** Whether the batch has no room for another timed dispatch (the engine submits it first). */
   get full(): boolean {
     return this.#batch.length === QUERY_PAIRS;
@@ -108,10 +114,9 @@ export class Profiler {
     const names = Object.keys(constants).sort();
     const key = `${kernel}:${entry}:${names.map((n) => `${n}=${constants[n]}`).join(',')}`;
     this.events.push({
-      kernel, entry, constants: names.map((n) => `${n}=${constants[n]}`).join(','), workgroups, first: !this.#seen.has(key),
+      kernel, entry, constants: names.map((n) => `${n}=${constants[n]}`).join(','), workgroups, first: this.#created.delete(key),
       scope: this.#open.map((s) => s.name).join('/'), start: NaN, duration: NaN,
     });
-    this.#seen.add(key);
     if (!this.#querySet) {
       this.#unsubmitted = this.events.length - 1;
       return undefined;

@@ -33,7 +33,7 @@ export interface MatmulOptions {
 
 export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6' | 'v7' | 'v8' | 'v9';
 
-/** Output tile [rows, columns] of one workgroup of each version: sets the workgroup count. */
+/** Output tile [rows, columns] of one workgroup of each version (v7-v9 with 2 groups of lanes along N): sets the workgroup count. */
 const TILE: Record<MatmulVersion, readonly [number, number]> = {
   v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32], v7: [32, 32], v8: [32, 32], v9: [64, 32],
 };
@@ -130,10 +130,12 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     .dims(bStrides);
   const engine = getEngine();
   const version = matmulVersion(m, ka, n, transA, transB, opts.version);
-  const [tm, tn] = TILE[version];
+  // the subgroup versions' groups of 8 lanes stand in one column of 16 for a narrow output (GN = 1)
+  const gn = SUBGROUP.has(version) ? (n <= 16 ? 1 : 2) : 0;
+  const [tm, tn] = gn === 1 ? [2 * TILE[version][0], 16] : TILE[version];
   engine.dispatch({
     kernel: SUBGROUP.has(version) ? 'matmul_subgroups' : 'matmul', entry: version,
-    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0, BIAS: bias ? 1 : 0, RES: residual ? 1 : 0 },
+    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0, BIAS: bias ? 1 : 0, RES: residual ? 1 : 0, ...(gn ? { GN: gn } : {}) },
     // unused epilogue bindings get A (statically used by every entry point, never read)
     params, buffers: [ab, bb, c.buffer(op), bias?.buffer(op) ?? ab, residual?.buffer(op) ?? ab],
     workgroups: Math.ceil(m / tm) * Math.ceil(n / tn) * batch,
