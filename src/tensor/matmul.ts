@@ -48,11 +48,13 @@ const SUBGROUP = new Set<MatmulVersion>(['v7', 'v8', 'v9']);
 
 /**
  * The autotuner's shape class of an M x K x N product (src/tensor/tune.ts times one representative
- * of each): tiny ones are dominated by the dispatch, a short K by the epilogue and the tile's edges,
- * a narrow output (a Linear layer's few features) by idle tile columns.
+ * of each): tiny ones are dominated by the dispatch, a thin output (a classifier's 10 columns) and
+ * a short K by the tile's edges and the epilogue, a narrow output (a Linear layer's few features) by
+ * idle tile columns.
  */
 export function matmulClass(m: number, k: number, n: number): string {
   if (m * k * n <= 1 << 18) return 'tiny';
+  if (n <= 16) return 'thin';
   if (k < 128) return 'shallow';
   if (Math.min(m, n) <= 128) return 'narrow';
   return 'large';

@@ -93,9 +93,9 @@ const normal = (shape: number[], seed: number) => new Generator(seed).normal(sha
 export const KERNEL_FAMILIES: Record<string, KernelFamily> = {
   matmul: {
     versions: MATMUL_VERSIONS, fallback: MATMUL_DEFAULT, check: (v) => checkMatmul(v as MatmulVersion), unavailable: needsSubgroups('matmul'),
-    // one representative per matmulClass(): a tiny product, a ViT qkv projection (K = 64), the
-    // MLP's first layer (N = 128), a square one
-    classes: Object.fromEntries(([[64, 64, 64, false], [4250, 64, 192, true], [1000, 784, 128, true], [512, 512, 512, false]] as const).map(([m, k, n, transB]) => [
+    // one representative per matmulClass(): a tiny product, a classifier (N = 10), a ViT qkv
+    // projection (K = 64), the MLP's first layer (N = 128), a square one
+    classes: Object.fromEntries(([[64, 64, 64, false], [4000, 128, 10, true], [4250, 64, 192, true], [1000, 784, 128, true], [512, 512, 512, false]] as const).map(([m, k, n, transB]) => [
       matmulClass(m, k, n),
       { inputs: () => [normal([m, k], 1), normal(transB ? [n, k] : [k, n], 2)], run: ([a, b]: Tensor[], v: string) => matmul(a!, b!, { transB, version: v as MatmulVersion }) },
     ])),
