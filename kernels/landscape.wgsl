@@ -52,6 +52,28 @@ fn combine(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   y4[j] = v;
 }
 
+// combine_points: combine when n and F are multiples of 4, one vec4 of the shared products per
+// invocation for every point in turn: base, p1 and p2 are read once instead of once per point, and
+// each point's 4 outputs are two FMAs, its bias vec4 and a store away (α, β at the same address in
+// every lane). The stores of one point are contiguous across lanes.
+@compute @workgroup_size(WG)
+fn combine_points(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n / 4u) { return; }
+  let u0 = base4[i];
+  let u1 = p14[i];
+  var u2 = vec4f(0.0);
+  if ((P.flags & 1u) != 0u) { u2 = p24[i]; }
+  let f = (4u * i) % P.f;
+  for (var k = 0u; k < P.k; k++) {
+    var v = u0 + alpha[k] * u1 + beta[k] * u2;
+    if ((P.flags & 2u) != 0u) { v += bias4[(k * P.f + f) / 4u]; }
+    if ((P.flags & 4u) != 0u) { v = max(v, vec4f(0.0)); }
+    y4[k * (P.n / 4u) + i] = v;
+  }
+}
+
 // combine_pooled: the same for a first Conv2d, fused with the per-channel affine, ReLU and max-pool
 // that follow it (each optional), so the full-resolution combination is never written:
 //   u = scale[k, c]·(base + α[k]·p1 + β[k]·p2) + shift[k, c]        per input pixel
