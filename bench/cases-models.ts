@@ -104,7 +104,7 @@ function trainCase(name: string, batch: number): BenchCase {
       };
     },
   };
-  return { group: 'train', name: `${name} step, batch ${batch}`, uses: ['matmul', 'conv2d', 'attention'], items: { count: batch, unit: 'samples' }, variants: [variant], peer: name === 'cnn' ? { kind: 'train-cnn', batch } : undefined };
+  return { group: 'train', name: `${name} step, batch ${batch}`, uses: ['matmul', 'conv2d', 'attention'], items: { count: batch, unit: 'samples' }, variants: [variant], peer: name === 'cnn' || name === 'vit-tiny' ? { kind: 'train', preset: name, batch } : undefined };
 }
 
 /** A model, its directions and evaluation set for the landscape cases, and the same on disk for PyTorch. */

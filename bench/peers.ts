@@ -1,7 +1,7 @@
 // Peers timed in the same run as losscape, the same way (the op and a full readback of its result,
 // alternating with losscape's variant): @tensorflow/tfjs-backend-webgpu on the same Dawn adapter,
 // for matmul, conv2d and attention (forward, and with the gradients of every input) and the MNIST
-// CNN's training step. Each is first checked against losscape's result on the same values
+// CNN's and ViT's training steps (peer-train.ts). Each is first checked against losscape's result on the same values
 // (within 1e-4, relative to the result's norm). tfjs-webgpu needs navigator.gpu: in Node it gets
 // the `webgpu` package's, made as src/gpu/device.ts makes losscape's.
 import type { Tensor as TFTensor, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
@@ -21,7 +21,7 @@ export type PeerSpec =
   | { kind: 'matmul'; shapes: number[][]; transB: boolean }
   | { kind: 'conv2d'; geometry: number[]; grads: boolean }
   | { kind: 'attention'; shape: number[]; grads: boolean }
-  | { kind: 'train-cnn'; batch: number };
+  | { kind: 'train'; preset: 'cnn' | 'vit-tiny'; batch: number };
 
 let tfjs: Promise<TF | string> | null = null;
 const [TFJS_CORE, TFJS_WEBGPU, ESBUILD] = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu', 'esbuild'];
@@ -138,7 +138,7 @@ export function peerVariants(c: BenchCase): Variant[] {
     setup: async () => {
       const tf = await loadTfjs();
       if (typeof tf === 'string') throw new Unavailable(tf);
-      if (spec.kind === 'train-cnn') return (await import('./peer-train.js')).tfjsCnnStep(tf, spec.batch);
+      if (spec.kind === 'train') return (await import('./peer-train.js')).tfjsStep(tf, spec.preset, spec.batch);
       const op = peerOp(spec)!;
       const grads = spec.kind !== 'matmul' && spec.grads;
       const shapes = spec.kind === 'matmul' ? spec.shapes : spec.kind === 'conv2d'

@@ -62,6 +62,14 @@ fn weight_row(wbase: u32, k: u32, kmax: u32, cols: u32, col: u32, jv: vec4u) -> 
 // columns: the group's first row and column, the lane's p, q and exchange sources.
 struct Lanes { row0: u32, col0: u32, l: u32, p: u32, q: u32, src_a: u32, src_b: u32 }
 
+// The convolution group this workgroup computes (x), its tile's index (y) and the tiles per row of
+// tiles (z), for a GEMM of `rows` x `cols` per group in tiles of (64 / GN) x 16·GN.
+fn workgroup_tile(wid: vec3u, nwg: vec3u, rows: u32, cols: u32) -> vec3u {
+  let tiles = ((rows + 64u / GN - 1u) / (64u / GN)) * ((cols + 16u * GN - 1u) / (16u * GN));
+  let w = wid.y * nwg.x + wid.x;
+  return vec3u(w / tiles, w % tiles, (cols + 16u * GN - 1u) / (16u * GN));
+}
+
 fn lanes(tile: u32, tc: u32, lid: u32, sid: u32) -> Lanes {
   let grp = lid / 8u;
   let lane0 = sid & ~7u;
@@ -76,12 +84,10 @@ fn forward_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let ph = P.oh / 2u;
   // with POOL, 4 rows per pooled pixel: its window
   let rows = select(P.n * P.oh * P.ow, 4u * P.n * ph * pw, POOL);
-  let tr = (rows + 64u / GN - 1u) / (64u / GN);
-  let tc = (ocg() + 16u * GN - 1u) / (16u * GN);
-  let w = wid.y * nwg.x + wid.x;
-  let g = w / (tr * tc);
+  let wt = workgroup_tile(wid, nwg, rows, ocg());
+  let g = wt.x;
   if (g >= P.groups) { return; } // the whole workgroup: subgroup operations below stay uniform
-  let L = lanes(w % (tr * tc), tc, lid, sid);
+  let L = lanes(wt.y, wt.z, lid, sid);
   let row0 = L.row0;
   let p = L.p;
   // the pixel of this lane's row of A: row0 + l (a window position of a pooled pixel with POOL)
@@ -165,12 +171,10 @@ fn dy_value(dybase: u32, ih: u32, iw: u32, t: Tap) -> f32 {
 fn input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
             @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) sid: u32) {
   let rows = P.n * P.h * P.w;
-  let tr = (rows + 64u / GN - 1u) / (64u / GN);
-  let tc = (cg() + 16u * GN - 1u) / (16u * GN);
-  let w = wid.y * nwg.x + wid.x;
-  let g = w / (tr * tc);
+  let wt = workgroup_tile(wid, nwg, rows, cg());
+  let g = wt.x;
   if (g >= P.groups) { return; } // the whole workgroup: subgroup operations below stay uniform
-  let L = lanes(w % (tr * tc), tc, lid, sid);
+  let L = lanes(wt.y, wt.z, lid, sid);
   let r = min(L.row0 + L.l, rows - 1u);
   let iw = r % P.w;
   let ih = (r / P.w) % P.h;
