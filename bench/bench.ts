@@ -19,8 +19,10 @@ export interface BenchOptions {
   quick?: boolean;
   /** the square matmul sizes (default 256, 512, 1024, 2048; quick 64, 128) */
   squares?: number[];
-  /** timed samples per variant (default 7; 3 with quick) */
+  /** timed samples per variant (default 7; 3 with quick), fewer (3 or more) where a case's rounds pass maxCase */
   repeats?: number;
+  /** seconds after which a case's rounds stop, once it has 3 (default 90) */
+  maxCase?: number;
   /** family -> versions: each adds a variant with that version forced (the public API's pick runs too) */
   kernels?: Record<string, string[]>;
   /** time the peers (tfjs-webgpu, PyTorch) where they run (default true) */
@@ -40,6 +42,7 @@ export interface BenchReport {
   ceilings: Ceilings;
   kernels: { forced: Record<string, string[]>; tuned: Record<string, Record<string, string>> };
   repeats: number;
+  maxCase: number;
   results: CaseResult[];
 }
 
@@ -73,14 +76,14 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   log(`ceilings: FMA ${ceilings.fma.median.toFixed(2)} GFLOP/s (${Object.entries(ceilings.fma.kernels).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}), copy ${ceilings.copy.median.toFixed(2)} GB/s`);
   const results: CaseResult[] = [];
   for (const c of cases) {
-    const rows = await runCase(c, { repeats, minSample: o.quick ? 0.02 : 0.2, ceiling: ceilings.fma.median, log, load: load1 });
+    const rows = await runCase(c, { repeats, minSample: o.quick ? 0.02 : 0.2, maxCase: o.maxCase ?? 90, ceiling: ceilings.fma.median, log, load: load1 });
     rows.forEach((r) => log(formatRow(r)));
     results.push(...rows);
   }
   const report: BenchReport = {
     format: 'losscape-bench/1', date: new Date().toISOString(), commit: commit(), argv: process.argv.slice(2),
     machine: { ...m, loadEnd: loadavg().map((v) => Math.round(v * 100) / 100) }, adapter: engine.adapter, ceilings,
-    kernels: { forced: o.kernels ?? {}, tuned: engine.kernels.tuned }, repeats, results,
+    kernels: { forced: o.kernels ?? {}, tuned: engine.kernels.tuned }, repeats, maxCase: o.maxCase ?? 90, results,
   };
   if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 1)}\n`);
   const failed = results.filter((r) => r.error);

@@ -30,18 +30,18 @@ export function reportMarkdown(b: BenchReport): string {
   const lines = [
     `Run of ${b.date.slice(0, 10)}, commit ${b.commit ?? 'unknown'} (\`losscape bench ${b.argv.join(' ')}\`). Machine: ${m.cpu} (${m.vectorFeatures.join(', ')}), ${m.cores} cores; load average ${m.loadStart.join(' / ')} at the start and ${(m.loadEnd ?? []).join(' / ')} at the end (1, 5, 15 minutes). Adapter: ${b.adapter.description || b.adapter.device} (${b.adapter.vendor}, ${b.adapter.architecture}).`,
     '',
-    `Ceilings measured in the same run: FMA ${range(f)} GFLOP/s (the fastest of ${Object.entries(f.kernels).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}), copy ${range(b.ceilings.copy)} GB/s. Kernel versions: ${Object.keys(b.kernels.tuned).length ? `tuned on this adapter (${Object.entries(b.kernels.tuned).map(([fam, t]) => `${fam}: ${Object.entries(t).map(([c, v]) => `${c} ${v}`).join(', ')}`).join('; ')})` : 'the defaults (tuning off)'}. ${b.repeats} alternating repeats per variant after a warm-up: median (min–max); a sample is the call and a full readback of its result; "losscape ×" is how many times faster losscape's variant (the first) ran.`,
+    `Ceilings measured in the same run: FMA ${range(f)} GFLOP/s (the fastest of ${Object.entries(f.kernels).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}), copy ${range(b.ceilings.copy)} GB/s. Kernel versions: ${Object.keys(b.kernels.tuned).length ? `tuned on this adapter (${Object.entries(b.kernels.tuned).map(([fam, t]) => `${fam}: ${Object.entries(t).map(([c, v]) => `${c} ${v}`).join(', ')}`).join('; ')})` : 'the defaults (tuning off)'}. ${b.repeats} alternating repeats per variant after a warm-up (3 or more where a case's rounds took over ${b.maxCase ?? 90} s: "samples"), median (min–max); a sample is the call and a full readback of its result; "losscape ×" is how many times faster losscape's variant (the first) ran.`,
   ];
   for (const group of [...new Set(b.results.map((r) => r.group))]) {
-    lines.push('', `**${group}**`, '', '| case | variant | ms per call | rate | of FMA ceiling | losscape × | load | checked |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('', `**${group}**`, '', '| case | variant | ms per call | rate | of FMA ceiling | losscape × | samples | load | checked |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of b.results.filter((x) => x.group === group)) {
       if (r.error || r.unavailable || !r.seconds) {
-        lines.push(`| ${r.case} | ${r.variant} | — | — | — | — | ${r.load} | ${r.unavailable ? `not run: ${r.unavailable}` : `FAILED: ${r.error}`} |`);
+        lines.push(`| ${r.case} | ${r.variant} | — | — | — | — | — | ${r.load} | ${r.unavailable ? `not run: ${r.unavailable}` : `FAILED: ${r.error}`} |`);
         continue;
       }
       const share = r.ofCeiling === undefined ? '' : `${(100 * r.ofCeiling).toFixed(0)}%`;
       const vs = r.firstSpeedup === undefined || r.variant === b.results.find((x) => x.group === group && x.case === r.case)?.variant ? '' : `${r.firstSpeedup.toFixed(2)}x`;
-      lines.push(`| ${r.case} | ${r.variant} | ${range(r.seconds, 1e3)} | ${rate(r)} | ${share} | ${vs} | ${r.load} | ${r.checked ?? ''} |`);
+      lines.push(`| ${r.case} | ${r.variant} | ${range(r.seconds, 1e3)} | ${rate(r)} | ${share} | ${vs} | ${r.samples}${r.calls! > 1 ? ` x ${r.calls}` : ''} | ${r.load} | ${r.checked ?? ''} |`);
     }
   }
   return lines.join('\n');

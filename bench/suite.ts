@@ -70,6 +70,8 @@ export interface RunOptions {
   repeats: number;
   /** a sample holds enough calls to last this long (at most 50) */
   minSample: number;
+  /** after 3 rounds, no more rounds once a case's timing has taken this long (seconds) */
+  maxCase: number;
   /** GFLOP/s ceiling, for ofCeiling */
   ceiling: number;
   log: (line: string) => void;
@@ -144,7 +146,8 @@ export async function runCase(c: BenchCase, o: RunOptions): Promise<CaseResult[]
       failed(r, e);
     }
   }
-  for (let round = 0; round < o.repeats; round++) {
+  const timing = performance.now();
+  for (let round = 0; round < o.repeats && (round < 3 || performance.now() - timing < 1e3 * o.maxCase); round++) {
     // rotate the order each round, so that no variant always runs first
     for (const r of ready.map((_, i) => ready[(i + round) % ready.length]!)) {
       try {
