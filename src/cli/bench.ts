@@ -10,6 +10,7 @@ interface BenchCliOptions {
   json?: string;
   quick: boolean;
   repeats?: number;
+  maxCase?: number;
   kernel?: Record<string, string[]>;
   peers: boolean;
   profile?: string;
@@ -31,13 +32,14 @@ export function benchCommand(): Command {
     .option('--json <file>', 'write the report as JSON (npx tsx bench/report.ts FILE prints its Markdown)')
     .option('--quick', 'small shapes and 3 repeats: a smoke run', false)
     .option('--repeats <n>', 'timed samples per variant, alternating (default 7, quick 3)', integer(1, 1000))
+    .option('--max-case <seconds>', 'after 3 rounds, stop a case\'s rounds once its timing has taken this long (default 90)', integer(1))
     .option('--kernel <list>', 'also time these kernel versions, forced by name and checked first: family=version,... (e.g. matmul=v2,matmul=v8,conv2d=v3)', kernelChoice)
     .option('--no-peers', 'skip tfjs-webgpu and PyTorch')
     .option('--profile <file>', 'profile the run: GPU time by kernel and by layer, and a trace for Perfetto in FILE')
     .option('--list', 'list the cases (after the filter) and their variants, and exit', false)
     .action(async (filter: string[], o: BenchCliOptions) => {
       const { benchCases, runBench } = await import('../../bench/bench.js');
-      const options = { filter, quick: o.quick, repeats: o.repeats, kernels: o.kernel, peers: o.peers, json: o.json };
+      const options = { filter, quick: o.quick, repeats: o.repeats, maxCase: o.maxCase, kernels: o.kernel, peers: o.peers, json: o.json };
       await initTuned();
       if (o.list) {
         for (const c of benchCases(options)) console.log(`${c.group}/${c.name}: ${c.variants.map((v) => v.name).join(', ')}`);
