@@ -7,11 +7,13 @@
 // LOSSCAPE_TUNE=0) nothing is measured and each op runs its fixed default.
 import type { Engine } from '../gpu/engine.js';
 import type { TunedTable } from '../gpu/selection.js';
-import { noGrad } from './autograd.js';
+import { ATTENTION_DEFAULT, ATTENTION_VERSIONS, attention, attentionClass, type AttentionVersion } from './attention.js';
+import { grad, noGrad } from './autograd.js';
 import { conv2d, CONV2D_DEFAULT, CONV2D_VERSIONS, conv2dClass, type Conv2dVersion } from './conv.js';
 import { fromArray } from './creation.js';
 import { matmul, MATMUL_DEFAULT, MATMUL_VERSIONS, matmulClass, type MatmulVersion } from './matmul.js';
 import { Generator } from './random.js';
+import { sum } from './reduce.js';
 import { tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 
@@ -89,6 +91,30 @@ async function checkConv(version: Conv2dVersion): Promise<void> {
 
 const normal = (shape: number[], seed: number) => new Generator(seed).normal(shape);
 
+async function checkAttention(version: AttentionVersion): Promise<void> {
+  const [s, t, d] = [11, 13, 8]; // queries, keys, head dim
+  const [q, k, v] = [uniform(s * d, 6), uniform(t * d, 7), uniform(t * d, 8)];
+  const want = new Float64Array(s * d);
+  const mag = new Float64Array(s * d);
+  for (let i = 0; i < s; i++) {
+    const scores = Array.from({ length: t }, (_, j) => q.slice(i * d, (i + 1) * d).reduce((a, x, e) => a + x * k[j * d + e]!, 0) / Math.sqrt(d));
+    const top = Math.max(...scores);
+    const w = scores.map((x) => Math.exp(x - top));
+    const total = w.reduce((a, b) => a + b, 0);
+    for (let e = 0; e < d; e++) {
+      for (let j = 0; j < t; j++) {
+        want[i * d + e] += (w[j]! / total) * v[j * d + e]!;
+        // the output's rounding: its terms p·v, each p carrying the rounding of a d-term score
+        mag[i * d + e] += (w[j]! / total) * Math.abs(v[j * d + e]!) * (1 + d);
+      }
+    }
+  }
+  const ts = [fromArray(q, [1, s, d]), fromArray(k, [1, t, d]), fromArray(v, [1, t, d])];
+  const o = noGrad(() => attention(ts[0]!, ts[1]!, ts[2]!, { version }));
+  checkClose(await o.data(), want, mag, `attention ${version}`);
+  for (const x of [...ts, o]) x.dispose();
+}
+
 /** The families the tuner knows, their versions and shape classes. */
 export const KERNEL_FAMILIES: Record<string, KernelFamily> = {
   matmul: {
@@ -98,6 +124,21 @@ export const KERNEL_FAMILIES: Record<string, KernelFamily> = {
     classes: Object.fromEntries(([[64, 64, 64, false], [4000, 128, 10, true], [4250, 64, 192, true], [1000, 784, 128, true], [512, 512, 512, false]] as const).map(([m, k, n, transB]) => [
       matmulClass(m, k, n),
       { inputs: () => [normal([m, k], 1), normal(transB ? [n, k] : [k, n], 2)], run: ([a, b]: Tensor[], v: string) => matmul(a!, b!, { transB, version: v as MatmulVersion }) },
+    ])),
+  },
+  attention: {
+    versions: ATTENTION_VERSIONS, fallback: ATTENTION_DEFAULT, check: (v) => checkAttention(v as AttentionVersion),
+    // forward and backward (what training runs) at a ViT's 17 tokens... 1024: 64, 197 and 512 keys
+    classes: Object.fromEntries(([[8, 64], [8, 197], [4, 512]] as const).map(([bh, t]) => [
+      attentionClass(t),
+      {
+        inputs: () => [0, 1, 2].map((i) => normal([bh, t, 64], 5 + i).requireGrad()),
+        run: ([q, k, v]: Tensor[], version: string) => {
+          const o = attention(q!, k!, v!, { version: version as AttentionVersion });
+          grad(sum(o), [q!, k!, v!]);
+          return o;
+        },
+      },
     ])),
   },
   conv2d: {
@@ -158,7 +199,7 @@ export async function tuneKernels(engine: Engine, opts: { families?: string[]; r
       result.ms[name] = {};
       for (const [cls, rep] of Object.entries(family.classes)) {
         const xs = rep.inputs();
-        const call = (v: string) => () => tidy(() => void noGrad(() => rep.run(xs, v)));
+        const call = (v: string) => () => tidy(() => void rep.run(xs, v));
         for (const v of ok) await seconds(engine, call(v)); // pipelines compiled
         const warm = new Map<string, number>();
         for (const v of ok) warm.set(v, await seconds(engine, call(v)));
