@@ -128,10 +128,13 @@ const MUTATIONS = [
   },
   {
     name: 'resume disabled', file: 'src/nn/train.ts',
-    find: 'if (ckpt && o.resume && existsSync(ckpt)) {', replace: 'if (false && ckpt && o.resume && existsSync(ckpt)) {',
+    find: 'const saved = o.resume && o.store ? await o.store.load() : null;', replace: 'const saved = false && o.resume && o.store ? await o.store.load() : null;',
     tests: ['test/train.test.ts'], filter: 'resumes',
-    // a run that starts over ends where an uninterrupted one does: the present test cannot tell
-    pending: 'expected to survive until the resume test the lead is writing with the train() rework lands',
+  },
+  {
+    name: 'resume without the optimizer state', file: 'src/nn/train.ts',
+    find: '      assign(t, saved);', replace: '      void saved;',
+    tests: ['test/train.test.ts'], filter: 'resumes',
   },
 ];
 

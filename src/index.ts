@@ -26,6 +26,8 @@ export * from './tensor/attention.js';
 export * from './tensor/tune.js';
 export * from './nn/module.js';
 export * from './nn/layers.js';
+export * from './nn/sequential.js';
+export * from './nn/stack.js';
 export * from './nn/vit.js';
 export * from './nn/resnet.js';
 export * from './nn/simple.js';

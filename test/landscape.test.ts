@@ -113,7 +113,8 @@ describe('landscape evaluation', () => {
     expect(L.sharesFirstLayer(new L.Linear(784, 128, g))).toBe(true);
     expect(L.sharesFirstLayer(new L.Conv2d(1, 8, 3, g))).toBe(false); // 9 products
     expect(L.sharesFirstLayer(new L.Conv2d(1, 64, 7, g, { stride: 7 }))).toBe(true); // a patch embedding: 49
-    expect(L.sharesFirstLayer(new L.Conv2d(4, 8, 3, g, { groups: 2 }))).toBe(true); // grouped: always
+    expect(L.sharesFirstLayer(new L.Conv2d(4, 8, 3, g, { groups: 2 }))).toBe(false); // grouped: 2 input channels x 9 taps
+    expect(L.sharesFirstLayer(new L.Conv2d(8, 8, 3, g, { groups: 2 }))).toBe(true); // 4 x 9
   });
 
   it('batched and sequential agree on a CNN (first conv fused with ReLU and pool; grouped convolutions), on a plane and a line', async () => {
@@ -215,11 +216,20 @@ describe('landscape evaluation', () => {
     expect(bat!.loss / seq!.loss).toBeCloseTo(1, 5);
   });
 
-  it('refuses models it has no stacked form for, pointing to the sequential evaluator', async () => {
-    const model = new L.Sequential(new L.Flatten(), new L.Linear(64, 3, new L.Generator(1)));
+  it('refuses a model with a layer that has no stacked form, naming it, pointing to the sequential evaluator', async () => {
+    class Scale extends L.Layer {
+      constructor() {
+        super();
+        this.param('scale', L.ones([3]));
+      }
+      forward(x: L.Tensor): L.Tensor {
+        return L.mul(x, this.own('scale'));
+      }
+    }
+    const model = new L.Sequential(new L.Flatten(), new L.Linear(64, 3, new L.Generator(1)), new Scale());
     const flat = L.FlatParameters.of(model);
     const d = L.randomDirection(flat, { seed: 1 });
     const set = L.prepareEvalSet(images(4, 3), 4);
-    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/supports MLP, CNN, ResNet and ViT models \(got Sequential\); use the sequential evaluator/);
+    await expect(L.evaluateBatched(model, flat, d, null, [[0, 0]], set)).rejects.toThrow(/layer 2 \(Scale\) has no stacked form.*or use the sequential evaluator/);
   });
 });

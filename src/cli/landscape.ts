@@ -60,11 +60,11 @@ export function landscapeCommand(): Command {
     .option('--ignore-1d', 'keep biases and norm weights fixed, as Li et al. (the default)')
     .option('--only <regex>', 'move only parameters whose names match')
     .option('--seed <n>', 'seed of the random directions', integer(0), 0)
-    .option('--directions <files...>', 'line/plane: use these directions (safetensors keyed by parameter name, e.g. from another tool) instead of random ones; they are used as given, not normalized')
+    .option('--directions <files...>', 'line/plane: use these directions (safetensors keyed by parameter name, e.g. from another tool) instead of random ones, used as given, not normalized; or "hessian": the sharpest directions (unit eigenvectors of the loss\'s Hessian on the evaluation samples, largest eigenvalues; --seed seeds Lanczos; the range is then a distance in parameter space)')
     .addOption(new Option('--dataset <name>', 'evaluation data (test split)').choices(['mnist', 'fashion-mnist']).default('mnist'))
     .option('--samples <n>', 'evaluation samples from the test split (every one is used)', integer(1, 10000), 1000)
     .option('--batch-size <n>', 'evaluation batch size', integer(1), 500)
-    .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential; auto: batched where the model has a stacked form').choices(['auto', 'batched', 'sequential']).default('auto'))
+    .addOption(new Option('--evaluator <kind>', 'batched (K points per pass) or sequential; auto: batched where every layer has a stacked form, else sequential with a warning').choices(['auto', 'batched', 'sequential']).default('auto'))
     .option('--out <path>', 'output path without extension (folders are created)', outputPath, 'surface')
     .addOption(new Option('--batch-norm <mode>', 'BatchNorm at each point: running statistics, or re-estimated from training batches').choices(['eval', 'recalibrate']).default('eval'))
     .option('--calibration <n>', 'training samples for --batch-norm recalibrate', integer(1, 60000), 1000)
@@ -76,9 +76,10 @@ export function landscapeCommand(): Command {
       if (o.keep1d && o.ignore1d) throw new Error('--keep-1d: contradicts --ignore-1d');
       const random = o.plan === 'line' || o.plan === 'plane';
       if (o.directions && !random) throw new Error(`--directions: plan ${o.plan} makes its own directions from the checkpoints`);
-      const notRandom = !random ? `plan ${o.plan} makes its own directions from the checkpoints` : o.directions ? '--directions are used as given' : false;
+      const hessian = o.directions?.length === 1 && o.directions[0] === 'hessian';
+      const notRandom = !random ? `plan ${o.plan} makes its own directions from the checkpoints` : hessian ? 'the Hessian\'s eigenvectors are unit vectors' : o.directions ? '--directions are used as given' : false;
       refuseIdle(cmd, [
-        ['norm', '--norm', notRandom], ['seed', '--seed', notRandom], ['only', '--only', notRandom], ['keep1d', '--keep-1d', notRandom], ['ignore1d', '--ignore-1d', notRandom],
+        ['norm', '--norm', notRandom], ['seed', '--seed', !hessian && notRandom], ['only', '--only', notRandom], ['keep1d', '--keep-1d', notRandom], ['ignore1d', '--ignore-1d', notRandom],
         ['calibration', '--calibration', o.batchNorm !== 'recalibrate' && 'only --batch-norm recalibrate uses calibration samples'],
       ]);
       const bar = progressBar('landscape {bar} {value}/{total} points | {rate} points/s | ETA {eta_formatted}');
@@ -88,10 +89,11 @@ export function landscapeCommand(): Command {
       const result = await profiled(o.profile, () => landscapeFromFiles({
         checkpoints: o.checkpoint, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps,
         directions: o.plan !== 'line' && o.plan !== 'plane' ? undefined
-          : o.directions ? { kind: 'given', files: o.directions } : { kind: 'random', seed: o.seed, normalization: o.norm, oneD: o.keep1d ? 'keep' : 'ignore', only: o.only },
+          : hessian ? { kind: 'hessian', seed: o.seed } : o.directions ? { kind: 'given', files: o.directions } : { kind: 'random', seed: o.seed, normalization: o.norm, oneD: o.keep1d ? 'keep' : 'ignore', only: o.only },
         dataset: o.dataset, samples: o.samples, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration: o.calibration,
         out: o.out, chunk: o.chunk, shard: o.shard, resume: o.resume,
       }, {
+        onWarning: (message) => console.error(`losscape landscape: warning: ${message}`),
         onStart: (done, total) => {
           resumed = done;
           bar.start(total, done, { rate: '-' });

@@ -12,6 +12,8 @@ export interface PoolStats {
   bytesPooled: number;
   /** high-water mark of bytesLive since creation or the last resetPeak() */
   peakBytesLive: number;
+  /** the largest buffer handed out since creation or the last resetPeak() */
+  peakBufferBytes: number;
   buffersLive: number;
   buffersPooled: number;
   /** buffers ever created, and how many requests were served from the pool */
@@ -33,7 +35,7 @@ export class BufferPool {
   readonly #free = new Map<number, GPUBuffer[]>();
   readonly #maxBufferSize: number;
   #stats: PoolStats = {
-    bytesLive: 0, bytesPooled: 0, peakBytesLive: 0, buffersLive: 0, buffersPooled: 0, created: 0, reused: 0,
+    bytesLive: 0, bytesPooled: 0, peakBytesLive: 0, peakBufferBytes: 0, buffersLive: 0, buffersPooled: 0, created: 0, reused: 0,
   };
 
   constructor(device: GPUDevice, usage: GPUBufferUsageFlags) {
@@ -63,6 +65,7 @@ export class BufferPool {
     s.bytesLive += size;
     s.buffersLive++;
     s.peakBytesLive = Math.max(s.peakBytesLive, s.bytesLive);
+    s.peakBufferBytes = Math.max(s.peakBufferBytes, size);
     return buffer;
   }
 
@@ -88,6 +91,7 @@ export class BufferPool {
 
   resetPeak(): void {
     this.#stats.peakBytesLive = this.#stats.bytesLive;
+    this.#stats.peakBufferBytes = 0;
   }
 
   get stats(): PoolStats {

@@ -11,8 +11,8 @@ import { matmul } from '../tensor/matmul.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { Conv2d, type ConvTail, Linear } from '../nn/layers.js';
-import type { StackedParam } from './stacked.js';
+import { Conv2d, Linear } from '../nn/layers.js';
+import type { Tail } from '../nn/stack.js';
 
 const b = (t: Tensor) => t.buffer('landscape combine');
 
@@ -26,8 +26,11 @@ export function firstProducts(first: Linear | Conv2d, x: Tensor, dirs: Tensor[])
       const rows = reshape(x, [x.shape[0]!, -1]);
       return [first.weight(), ...dirs].map((m) => keep(matmul(rows, m, { transB: true })));
     }
-    // one convolution with the weights stacked on output channels: [B, S·C, H, W]
-    return [keep(conv2d(x, concat([first.weight(), ...dirs], 0), null, first.opts))];
+    // one convolution with the weights stacked on output channels, [B, S·C, H, W] (grouped: one per
+    // weight, concatenated, as stacking them would mix the groups)
+    const weights = [first.weight(), ...dirs];
+    if ((first.opts.groups ?? 1) === 1) return [keep(conv2d(x, concat(weights, 0), null, first.opts))];
+    return [keep(concat(weights.map((w) => conv2d(x, w, null, first.opts)), 1))];
   });
 }
 
@@ -51,7 +54,7 @@ export function combineDense(products: Products, alpha: Tensor, beta: Tensor, bi
  * shared conv products combined per point with the conv bias and an eval-mode BatchNorm folded into
  * a per-point channel affine, then ReLU and max-pool, in one pass.
  */
-export function combineImage(conv: Conv2d, tail: ConvTail, products: Products, alpha: Tensor, beta: Tensor, k: number, stacked: StackedParam): Tensor {
+export function combineImage(conv: Conv2d, tail: Tail, products: Products, alpha: Tensor, beta: Tensor, k: number, stacked: (p: Tensor) => Tensor): Tensor {
   const prod = products[0]!;
   const [n, sc, h, w] = prod.shape as [number, number, number, number];
   const c = conv.outChannels;

@@ -1,6 +1,6 @@
 // One landscape job, from a spec to an evaluator: the model from its config and weights, the plan's
-// origin, directions and coordinates, the evaluation set, the evaluator (batched where the model has
-// a stacked form), the provenance written into every output and the fingerprint that guards resume
+// origin, directions and coordinates, the evaluation set, the evaluator (batched where every layer
+// has a stacked form), the provenance written into every output and the fingerprint that guards resume
 // and merge. The CLI, the demo, the studies and the viewer all start here; where weights and data
 // come from (files, fetch, memory) is the caller's: they arrive as bytes and datasets.
 import { loadWeightsFromBytes, sha256Hex } from '../nn/checkpoint.js';
@@ -11,10 +11,13 @@ import { checkModelConfig, checkModelTakes, createModel, type ModelConfig } from
 import { sub } from '../tensor/elementwise.js';
 import { assign, clone } from '../tensor/layout.js';
 import type { Engine } from '../gpu/engine.js';
+import { HessianOperator } from '../sharpness/hvp.js';
+import { topEigen } from '../sharpness/lanczos.js';
 import { getEngine } from '../tensor/runtime.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { batchedEvaluator, hasStackedForm } from './batched.js';
+import { NoStackedFormError } from '../nn/stack.js';
+import { batchedEvaluator, type BatchedEvaluator } from './batched.js';
 import { directionFromBytes, directionToBytes, orthogonalize, randomDirection, type Normalization } from './directions.js';
 import { disposeEvalSet, evaluateSequential, prepareEvalSet, type PointResult } from './evaluate.js';
 import { gridPoints, linspace, planeThrough, trajectoryPlane } from './plans.js';
@@ -35,7 +38,13 @@ export interface WeightsInput {
 export type DirectionsSpec =
   | { kind: 'random'; seed: number; normalization?: Normalization; oneD?: 'ignore' | 'keep'; only?: string }
   /** directions made elsewhere, used as given (not normalized) */
-  | { kind: 'given'; inputs: WeightsInput[] };
+  | { kind: 'given'; inputs: WeightsInput[] }
+  /**
+   * the sharpest directions: unit eigenvectors of the Hessian of the loss over the evaluation samples
+   * for its largest eigenvalues (Lanczos with exact Hessian-vector products, src/sharpness/); the
+   * range is then a distance in parameter space
+   */
+  | { kind: 'hessian'; seed?: number };
 
 export interface LandscapeSpec {
   config: ModelConfig;
@@ -72,6 +81,8 @@ export interface LandscapeJob {
   readonly d1: Tensor;
   readonly d2: Tensor | null;
   readonly evaluator: 'batched' | 'sequential';
+  /** why 'auto' chose the sequential evaluator (the layer without a stacked form), for the caller to show */
+  readonly warnings: string[];
   readonly chunk: number;
   /** everything that produced the values, written into the surface file */
   readonly provenance: Record<string, unknown>;
@@ -97,7 +108,7 @@ const isInt = (v: unknown, min: number) => typeof v === 'number' && Number.isInt
 /** What checkLandscapeSpec reads: a spec whose weights, data and direction bytes may not be read yet. */
 export type LandscapeSettings = Omit<LandscapeSpec, 'config' | 'checkpoints' | 'data' | 'dataInfo' | 'calibration' | 'directions'> & {
   checkpoints: unknown[];
-  directions?: Extract<DirectionsSpec, { kind: 'random' }> | { kind: 'given'; inputs: unknown[] };
+  directions?: Exclude<DirectionsSpec, { kind: 'given' }> | { kind: 'given'; inputs: unknown[] };
   data?: Dataset;
   calibration?: Dataset;
 };
@@ -114,7 +125,8 @@ export function checkLandscapeSpec(s: LandscapeSettings): void {
   };
   oneOf('evaluator', s.evaluator, ['auto', 'batched', 'sequential']);
   oneOf('batch norm', s.batchNorm, ['eval', 'recalibrate']);
-  oneOf('directions', s.directions?.kind, ['random', 'given']);
+  oneOf('directions', s.directions?.kind, ['random', 'given', 'hessian']);
+  if (s.directions?.kind === 'hessian' && s.directions.seed !== undefined && !isInt(s.directions.seed, 0)) throw new Error(`directions seed: need an integer of at least 0, got ${s.directions.seed}`);
   if (s.directions?.kind === 'random') {
     if (!isInt(s.directions.seed, 0)) throw new Error(`directions seed: need an integer of at least 0, got ${s.directions.seed}`);
     oneOf('normalization', s.directions.normalization, NORMALIZATIONS);
@@ -145,6 +157,19 @@ export function checkLandscapeSpec(s: LandscapeSettings): void {
     }
   }
   if (s.data && s.batchNorm === 'recalibrate' && !s.calibration?.labels.length) throw new Error('batch norm recalibrate: needs calibration samples (at least 1)');
+}
+
+/**
+ * The batched evaluator where every layer has a stacked form. Where one has not, 'auto' gives null
+ * (evaluate with the sequential evaluator) and a warning that names the layer; 'batched' throws.
+ */
+export function batchedOrFallback(mode: 'auto' | 'batched', make: () => BatchedEvaluator): { evaluator: BatchedEvaluator | null; warnings: string[] } {
+  try {
+    return { evaluator: make(), warnings: [] };
+  } catch (e) {
+    if (mode === 'batched' || !(e instanceof NoStackedFormError)) throw e;
+    return { evaluator: null, warnings: [`evaluator auto: ${e.message}; evaluating one point at a time (sequential evaluator)`] };
+  }
 }
 
 /** Builds the job: model, weights, plan, directions, evaluation set, evaluator, provenance. */
@@ -188,11 +213,17 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
   let y: number[] | null = null;
   let plan: Record<string, unknown> = { kind: spec.plan };
   const [lo, hi] = spec.range ?? defaultRange(spec.plan);
+  const set = prepareEvalSet(spec.data, spec.batchSize);
+  held.push(() => disposeEvalSet(set));
   if (spec.plan === 'line' || spec.plan === 'plane') {
     load(spec.checkpoints[0]!);
     const dirs = spec.directions ?? { kind: 'random', seed: 0 };
     const axes = spec.plan === 'plane' ? 2 : 1;
-    if (dirs.kind === 'given') {
+    if (dirs.kind === 'hessian') {
+      const eigen = await topEigen(new HessianOperator(model, flat, set), { k: axes, seed: dirs.seed ?? 0 });
+      [d1, d2 = null] = eigen.vectors.map(own);
+      plan = { ...plan, directions: 'hessian', eigenvalues: eigen.values, residuals: eigen.residuals, seed: dirs.seed ?? 0, definition: eigen.definition };
+    } else if (dirs.kind === 'given') {
       [d1, d2 = null] = dirs.inputs.map((w) => own(directionFromBytes(w.bytes, w.name, flat)));
       plan = { ...plan, directions: await Promise.all(dirs.inputs.map(async (w) => ({ file: w.name, sha256: await sha256Hex(w.bytes) }))) };
     } else {
@@ -227,18 +258,16 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
     y = linspace(...(spec.yrange ?? spec.range ?? span(1)), steps);
     plan = { ...plan, coords: basis.coords, ...('explained' in basis ? { explained: basis.explained } : {}) };
   }
-  const set = prepareEvalSet(spec.data, spec.batchSize);
-  held.push(() => disposeEvalSet(set));
   const calibration = spec.batchNorm === 'recalibrate' ? prepareEvalSet(spec.calibration!, spec.batchSize) : undefined;
   if (calibration) held.push(() => disposeEvalSet(calibration));
   const bnOpts = { batchNorm: spec.batchNorm ?? 'eval', calibration };
   const mode = spec.evaluator ?? 'auto';
-  const batched = mode === 'batched' || (mode === 'auto' && hasStackedForm(model));
   // the batched evaluator keeps its shared first-layer products across the run's chunks
-  const stacked = batched ? batchedEvaluator(model, flat, d1, d2, set, bnOpts) : null;
+  const { evaluator: stacked, warnings } = mode === 'sequential' ? { evaluator: null, warnings: [] } : batchedOrFallback(mode, () => batchedEvaluator(model, flat, d1, d2, set, bnOpts));
   if (stacked) held.push(() => stacked.dispose());
+  const batched = stacked !== null;
   const points = gridPoints(x, y).length;
-  const chunk = spec.chunk ?? (stacked ? Math.min(stacked.chunkSize(points), Math.max(8, Math.ceil(points / 10))) : 4);
+  const chunk = spec.chunk ?? (stacked ? stacked.chunkSize(Math.min(points, Math.max(8, Math.ceil(points / 10)))) : 4);
   const provenance: Record<string, unknown> = {
     checkpoints,
     model: spec.config,
@@ -250,12 +279,13 @@ async function build(spec: LandscapeSpec, engine: Engine, model: Layer & { confi
   };
   const fingerprint = await sha256Hex(JSON.stringify({ ...provenance, adapter: undefined, x, y }));
   const evaluate = (pts: Array<[number, number]>) => (stacked ? stacked.evaluate(pts) : evaluateSequential(model, flat, d1, d2, pts, set, bnOpts));
-  const randomDirs = (spec.plan === 'line' || spec.plan === 'plane') && spec.directions?.kind !== 'given';
+  // random and Hessian directions are saved beside the surface (given ones are files already)
+  const madeDirs = (spec.plan === 'line' || spec.plan === 'plane') && spec.directions?.kind !== 'given';
   return {
-    model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', chunk, provenance, fingerprint, points,
+    model, flat, plan: spec.plan, x, y, d1, d2, evaluator: batched ? 'batched' : 'sequential', warnings, chunk, provenance, fingerprint, points,
     evaluate,
     run: (opts = {}) => runLandscape({ x, y, fingerprint, provenance, chunk, evaluate, ...opts }),
-    directionBytes: async () => (randomDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),
+    directionBytes: async () => (madeDirs ? [{ axis: 'd1' as const, bytes: await directionToBytes(flat, d1) }, ...(d2 ? [{ axis: 'd2' as const, bytes: await directionToBytes(flat, d2) }] : [])] : null),
     dispose,
   };
 }

@@ -1,22 +1,42 @@
-// Layers with PyTorch's parameter names, layouts and default initializations.
+// Layers with PyTorch's parameter names, layouts and default initializations. Each layer with
+// parameters has its stacked rule (K points at once, nn/stack.ts) beside its forward.
 import { selfAttention } from '../tensor/attention.js';
 import { batchNorm2d } from '../tensor/batchnorm.js';
-import { isGradEnabled } from '../tensor/autograd.js';
 import { conv2d, conv2dPool2, pair, type Pair } from '../tensor/conv.js';
 import { fromArray, ones, zeros } from '../tensor/creation.js';
 import { dropout } from '../tensor/dropout.js';
 import { gelu, relu } from '../tensor/elementwise.js';
-import { assign, reshape } from '../tensor/layout.js';
+import { assign, broadcastTo, reshape } from '../tensor/layout.js';
 import { matmul } from '../tensor/matmul.js';
-import { layerNorm } from '../tensor/norm.js';
+import { layerNorm, layerNormPerSlice } from '../tensor/norm.js';
 import { adaptiveAvgPool2d, maxPool2d } from '../tensor/pool.js';
 import type { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Module } from './module.js';
+import { interceptor, Module } from './module.js';
+import type { Stack } from './stack.js';
 
 /** A module that maps one tensor to one tensor. */
 export abstract class Layer extends Module {
   abstract forward(x: Tensor): Tensor;
+
+  /**
+   * The layer at K points at once, beside its forward (nn/stack.ts): x in one of the stack's
+   * layouts, the output for every point, tagged with its layout. A layer without one runs its
+   * forward in a stacked pass (parameter-free layers on the stacked tensor, containers with their
+   * children's calls stacked).
+   */
+  stacked?(x: Tensor, s: Stack): Tensor;
+
+  constructor() {
+    super();
+    // every call goes through the active interceptor, if any (a stacked pass, a profiler)
+    const self: Layer = this;
+    const forward = self.forward as (x: Tensor, ...rest: unknown[]) => Tensor;
+    self.forward = (x: Tensor, ...rest: unknown[]) => {
+      const i = interceptor();
+      return i ? i.call(this, forward, x, rest) : forward.call(this, x, ...rest);
+    };
+  }
 }
 
 /** torch's default for Linear and Conv2d (kaiming_uniform with a = √5): U(−1/√fan_in, 1/√fan_in). */
@@ -45,6 +65,20 @@ export class Linear extends Layer {
   /** x·Wᵀ + b (+ residual), the bias and residual added in the matmul's epilogue */
   forward(x: Tensor, residual?: Tensor): Tensor {
     return matmul(x, this.weight(), { transB: true, bias: this.bias?.(), residual }); // weight is [out, in], as torch
+  }
+
+  /**
+   * K points: x shared [..., in] (its rows broadcast against the points' weights [K, out, in]) or
+   * dense [K, ..., in]; one batched matmul with each point's bias and the residual in its epilogue.
+   */
+  override stacked(x: Tensor, s: Stack, residual?: Tensor): Tensor {
+    const shared = s.layout(x) === 'shared';
+    const first = shared ? s.first(this, x) : null;
+    if (first) return first;
+    const rows = (t: Tensor) => reshape(t, [s.k, -1, t.shape.at(-1)!]);
+    const bias = this.bias ? reshape(s.param(this.bias()), [s.k, 1, -1]) : undefined;
+    const y = matmul(shared ? reshape(x, [-1, this.inFeatures]) : rows(x), s.param(this.weight()), { transB: true, bias, residual: residual && rows(residual) });
+    return s.dense(reshape(y, [...(shared ? [s.k] : []), ...x.shape.slice(0, -1), this.outFeatures]));
   }
 }
 
@@ -78,6 +112,23 @@ export class Conv2d extends Layer {
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight(), this.bias?.() ?? null, this.opts);
   }
+
+  /**
+   * K points: x image [B, K·C, H, W], each point's channels their own groups (K times the groups),
+   * or shared [B, C, H, W], where an ungrouped conv takes the points' weights stacked on output
+   * channels. With `pool`, fused with the 2x2/2 max-pool (and ReLU) after it (conv2dPool2).
+   */
+  override stacked(x: Tensor, s: Stack, pool?: { relu: boolean }): Tensor {
+    const shared = s.layout(x) === 'shared';
+    const first = shared && !pool ? s.first(this, x) : null;
+    if (first) return first;
+    const onInput = shared && (this.opts.groups ?? 1) === 1;
+    const w = reshape(s.param(this.weight()), [-1, ...this.weight().shape.slice(1)]);
+    const bias = this.bias ? reshape(s.param(this.bias()), [-1]) : null;
+    const input = onInput ? x : s.expand(x, 'image');
+    const opts = { ...this.opts, groups: onInput ? 1 : (this.opts.groups ?? 1) * s.k };
+    return s.image(pool ? conv2dPool2(input, w, bias, opts, pool.relu) : conv2d(input, w, bias, opts));
+  }
 }
 
 export class LayerNorm extends Layer {
@@ -92,6 +143,11 @@ export class LayerNorm extends Layer {
 
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.weight(), this.bias(), this.eps);
+  }
+
+  /** K points: dense [K, ..., C] (a shared x broadcast first), each point's affine in one kernel. */
+  override stacked(x: Tensor, s: Stack): Tensor {
+    return s.dense(layerNormPerSlice(s.expand(x, 'dense'), s.param(this.weight()), s.param(this.bias()), this.eps));
   }
 }
 
@@ -121,6 +177,21 @@ export class BatchNorm2d extends Layer {
       runningVar: this.training && !update ? null : this.own('running_var'),
       training: this.training, momentum: this.momentum, eps: this.eps,
     });
+  }
+
+  /**
+   * K points on image activations [B, K·C, H, W]: one call over K·C channels with the points'
+   * affine parameters, normalizing with the running statistics (eval mode) or with each point's own
+   * (s.stats, recalibration: a calibration batch's statistics over K·C channels are each point's).
+   */
+  override stacked(x: Tensor, s: Stack): Tensor {
+    const tile = (t: Tensor) => reshape(broadcastTo(reshape(t, [1, -1]), [s.k, this.features]), [-1]);
+    const [runningMean, runningVar] = s.stats ? s.stats.of(this) : [tile(this.runningMean()), tile(this.runningVar())];
+    const points = (p: Tensor) => reshape(s.param(p), [-1]);
+    return s.image(batchNorm2d(s.expand(x, 'image'), {
+      weight: points(this.weight()), bias: points(this.bias()), runningMean, runningVar,
+      training: s.stats?.momentum != null, momentum: s.stats?.momentum ?? 0, eps: this.eps,
+    }));
   }
 
   readonly weight = () => this.own('weight');
@@ -168,6 +239,14 @@ export class Flatten extends Layer {
   forward(x: Tensor): Tensor {
     return reshape(x, [x.shape[0]!, -1]);
   }
+
+  /** K points: image [B, K·C, H, W] to dense [K, B, C·H·W], dense [K, B, ...] to [K, B, -1]; shared as forward. */
+  override stacked(x: Tensor, s: Stack): Tensor {
+    const layout = s.layout(x);
+    if (layout === 'image') return s.imageToDense(x);
+    if (layout === 'dense') return s.dense(reshape(x, [s.k, x.shape[1]!, -1]));
+    return s.shared(reshape(x, [x.shape[0]!, -1]));
+  }
 }
 
 export class MaxPool2d extends Layer {
@@ -204,67 +283,6 @@ export class ModuleList<M extends Module> extends Module {
     super();
     this.items = items.map((m, i) => this.module(String(i), m));
   }
-}
-
-/** Layers applied in order, named "0", "1", ... as torch.nn.Sequential. */
-export class Sequential extends Layer {
-  readonly layers: Layer[];
-  constructor(...layers: Layer[]) {
-    super();
-    this.layers = layers.map((l, i) => this.module(String(i), l));
-  }
-  forward(x: Tensor): Tensor {
-    return forwardLayers(this.layers, x);
-  }
-}
-
-/**
- * Layers applied in turn. Under noGrad (inference), each Conv2d-[ReLU]-MaxPool2d(2) run is one
- * conv2dPool2 kernel that never writes the full-size convolution (an evaluation pass, the
- * sequential landscape evaluator).
- */
-export function forwardLayers(layers: readonly Layer[], x: Tensor): Tensor {
-  let h = x;
-  for (let i = 0; i < layers.length; i++) {
-    const l = layers[i]!;
-    const tail = l instanceof Conv2d && !isGradEnabled() ? poolTail(layers, i + 1) : null;
-    if (l instanceof Conv2d && tail) {
-      h = conv2dPool2(h, l.weight(), l.bias?.() ?? null, l.opts, tail.relu);
-      i += tail.length;
-    } else {
-      h = l.forward(h);
-    }
-  }
-  return h;
-}
-
-/** The layers after a Conv2d that an inference kernel can absorb: [BatchNorm2d] [ReLU] [MaxPool2d], each optional. */
-export interface ConvTail {
-  bn: BatchNorm2d | null;
-  relu: boolean;
-  pool: MaxPool2d | null;
-  /** how many layers after the conv it absorbs */
-  length: number;
-}
-
-export function convTail(layers: readonly Layer[], at: number): ConvTail {
-  let i = at;
-  const bn = layers[i] instanceof BatchNorm2d ? (layers[i++] as BatchNorm2d) : null;
-  const relu = layers[i] instanceof ReLU ? (i++, true) : false;
-  const pool = layers[i] instanceof MaxPool2d ? (layers[i++] as MaxPool2d) : null;
-  return { bn, relu, pool, length: i - at };
-}
-
-/**
- * The [ReLU] MaxPool2d after a Conv2d that conv2dPool2 absorbs (a 2x2 pool with stride 2 and no
- * padding, no BatchNorm between), or null.
- */
-export function poolTail(layers: readonly Layer[], at: number): ConvTail | null {
-  const tail = convTail(layers, at);
-  const p = tail.pool;
-  if (tail.bn || !p) return null;
-  const [k, st, pad] = [pair(p.kernel), pair(p.stride ?? p.kernel), pair(p.padding)];
-  return k.every((v) => v === 2) && st.every((v) => v === 2) && pad.every((v) => v === 0) ? tail : null;
 }
 
 /** timm's Mlp: fc1, GELU, dropout, fc2. */

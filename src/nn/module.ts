@@ -4,6 +4,36 @@ import { assign } from '../tensor/layout.js';
 import { shapeString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/**
+ * Sees every Layer call and every parameter or buffer read while active: a stacked pass (K points
+ * at once, nn/stack.ts) or a profiler. Calls and reads are synchronous, so one module variable
+ * (like autograd's grad mode) says which is active.
+ */
+export interface Interceptor {
+  /** a Layer's call: `forward` is the layer's own, to run or to replace */
+  call(layer: Module, forward: (x: Tensor, ...rest: unknown[]) => Tensor, x: Tensor, rest: unknown[]): Tensor;
+  /** a read of `name` (the tensor t) by `owner`: a parameter or buffer through own(), or through perPoint() */
+  read(owner: Module, name: string, t: Tensor, how: 'parameter' | 'buffer' | 'perPoint'): Tensor;
+}
+
+let active: Interceptor | null = null;
+
+/** The active interceptor, if any. */
+export function interceptor(): Interceptor | null {
+  return active;
+}
+
+/** Runs fn with `i` seeing its layer calls and parameter reads. fn must be synchronous. */
+export function intercept<T>(i: Interceptor, fn: () => T): T {
+  const before = active;
+  active = i;
+  try {
+    return fn();
+  } finally {
+    active = before;
+  }
+}
+
 export abstract class Module {
   training = true;
   readonly #params = new Map<string, Tensor>();
@@ -27,6 +57,21 @@ export abstract class Module {
 
   /** The tensor registered under `name` here (a parameter or a buffer). */
   protected own(name: string): Tensor {
+    const t = this.#find(name);
+    return active ? active.read(this, name, t, this.#params.has(name) ? 'parameter' : 'buffer') : t;
+  }
+
+  /**
+   * A parameter as the points being evaluated see it: `own(name)` in a forward, [K, ...shape] in a
+   * stacked pass. A forward that reads its parameters this way (with the leading axes left free:
+   * [B] in a forward, [K, B] stacked) serves both, with no stacked rule (see nn/stack.ts).
+   */
+  protected perPoint(name: string): Tensor {
+    const t = this.#find(name);
+    return active ? active.read(this, name, t, 'perPoint') : t;
+  }
+
+  #find(name: string): Tensor {
     const t = this.#params.get(name) ?? this.#buffers.get(name);
     if (!t) throw new Error(`${this.constructor.name}: no parameter or buffer "${name}"`);
     return t;

@@ -2,11 +2,10 @@
 // layerK.i.downsample.0/1, fc) and basic blocks; ImageNet-style stem (7x7/2 conv + 3x3/2 max-pool)
 // or CIFAR-style stem (3x3/1 conv). Covers ResNet-18 and the CIFAR depths (ResNet-8/20/32...).
 import { add, relu } from '../tensor/elementwise.js';
-import { reshape } from '../tensor/layout.js';
-import { adaptiveAvgPool2d, maxPool2d } from '../tensor/pool.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { BatchNorm2d, Conv2d, Layer, Linear, ModuleList, Sequential } from './layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ModuleList, ReLU } from './layers.js';
+import { Sequential } from './sequential.js';
 
 export interface ResNetConfig {
   kind: 'resnet';
@@ -52,6 +51,9 @@ export class ResNet extends Layer {
   readonly bn1: BatchNorm2d;
   readonly stages: BasicBlock[][];
   readonly fc: Linear;
+  /** conv1, bn1, ReLU and the ImageNet stem's max-pool, run as one fused group (not registered: its layers are) */
+  readonly #stem: Sequential;
+  readonly #pool = new Sequential(new AdaptiveAvgPool2d(1), new Flatten());
 
   constructor(readonly config: ResNetConfig, seed = 0) {
     super();
@@ -73,12 +75,12 @@ export class ResNet extends Layer {
       return this.module(`layer${s + 1}`, new ModuleList(blocks)).items;
     });
     this.fc = this.module('fc', new Linear(inC, c.classes, g));
+    this.#stem = new Sequential(this.conv1, this.bn1, new ReLU(), ...(imagenet ? [new MaxPool2d(3, 2, 1)] : []));
   }
 
   forward(x: Tensor): Tensor {
-    let h = relu(this.bn1.forward(this.conv1.forward(x)));
-    if (this.config.stem === 'imagenet') h = maxPool2d(h, 3, 2, 1);
+    let h = this.#stem.forward(x);
     for (const stage of this.stages) for (const b of stage) h = b.forward(h);
-    return this.fc.forward(reshape(adaptiveAvgPool2d(h, 1), [h.shape[0]!, -1]));
+    return this.fc.forward(this.#pool.forward(h));
   }
 }

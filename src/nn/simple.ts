@@ -1,7 +1,8 @@
 // Small models for quick studies: an MLP and a plain CNN (conv-ReLU-pool twice, two linear layers).
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Sequential } from './layers.js';
+import { Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU } from './layers.js';
+import { Sequential } from './sequential.js';
 
 export interface MLPConfig {
   kind: 'mlp';

@@ -1,11 +1,14 @@
 // Vision Transformer with timm's parameter names (patch_embed.proj, cls_token, pos_embed,
 // blocks.N.norm1/attn.qkv/attn.proj/norm2/mlp.fc1/mlp.fc2, norm, head), pre-norm blocks and
-// class-token pooling, so a timm state_dict of the same configuration loads directly.
+// class-token pooling, so a timm state_dict of the same configuration loads directly. The forward
+// leaves the leading axes free ([B] in a forward, [K, B] in a stacked pass: nn/stack.ts) and reads the
+// class token and position embedding per point, so it serves both; the blocks' do too.
 import { add } from '../tensor/elementwise.js';
 import { broadcastTo, concat, permute, reshape, slice } from '../tensor/layout.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Conv2d, Dropout, Layer, LayerNorm, Linear, Mlp, ModuleList, MultiheadAttention } from './layers.js';
+import type { Stack } from './stack.js';
 
 export interface ViTConfig {
   kind: 'vit';
@@ -54,9 +57,10 @@ class Block extends Layer {
   }
 }
 
-class PatchEmbed extends Layer {
+/** Non-overlapping patches to tokens: a convolution with stride = kernel = patch size. */
+export class PatchEmbed extends Layer {
   readonly proj: Conv2d;
-  constructor(c: ViTConfig, g: Generator) {
+  constructor(c: Pick<ViTConfig, 'channels' | 'width' | 'patchSize'>, g: Generator) {
     super();
     this.proj = this.module('proj', new Conv2d(c.channels, c.width, c.patchSize, g, { stride: c.patchSize }));
   }
@@ -65,6 +69,11 @@ class PatchEmbed extends Layer {
     const p = this.proj.forward(x);
     const [b, w] = p.shape as [number, number];
     return permute(reshape(p, [b, w, -1]), [0, 2, 1]);
+  }
+  /** K points: the stacked convolution's image [B, K·width, gh, gw] to dense tokens [K, B, patches, width]. */
+  override stacked(x: Tensor, s: Stack): Tensor {
+    const p = this.proj.forward(x);
+    return s.dense(permute(reshape(p, [p.shape[0]!, s.k, p.shape[1]! / s.k, -1]), [1, 0, 3, 2]));
   }
 }
 
@@ -89,14 +98,16 @@ export class ViT extends Layer {
     this.head = this.module('head', new Linear(c.width, c.classes, g, { std: 0.02 }));
   }
 
+  /** [..., C, H, W] -> logits [..., classes]; the leading axes are [B], or [K, B] in a stacked pass */
   forward(x: Tensor): Tensor {
     const patches = this.patch_embed.forward(x);
-    const [b, , w] = patches.shape as [number, number, number];
-    const cls = broadcastTo(this.own('cls_token'), [b, 1, w]);
-    let h = add(concat([cls, patches], 1), this.own('pos_embed'));
+    const lead = patches.shape.slice(0, -2);
+    const w = this.config.width;
+    const cls = broadcastTo(this.perPoint('cls_token'), [...lead, 1, w]);
+    let h = add(concat([cls, patches], -2), this.perPoint('pos_embed'));
     for (const blk of this.blocks) h = blk.forward(h);
     h = this.norm.forward(h);
-    const pooled = reshape(slice(h, [0, 0], [b, 1]), [b, w]); // class-token pooling
+    const pooled = reshape(slice(h, [...lead.map(() => 0), 0], [...lead, 1]), [...lead, w]); // class-token pooling
     return this.head.forward(pooled);
   }
 }

@@ -20,7 +20,7 @@ export interface LandscapeFileOptions {
   yrange?: [number, number];
   steps: number;
   /** random directions, or direction files (safetensors keyed by parameter name) used as given */
-  directions?: Extract<DirectionsSpec, { kind: 'random' }> | { kind: 'given'; files: string[] };
+  directions?: Exclude<DirectionsSpec, { kind: 'given' }> | { kind: 'given'; files: string[] };
   dataset: ImageDatasetName;
   samples: number;
   batchSize: number;
@@ -36,7 +36,7 @@ export interface LandscapeFileOptions {
 }
 
 export interface LandscapeFileResult {
-  job: Pick<LandscapeJob, 'evaluator' | 'chunk' | 'points' | 'fingerprint'>;
+  job: Pick<LandscapeJob, 'evaluator' | 'warnings' | 'chunk' | 'points' | 'fingerprint'>;
   /** files written */
   files: string[];
   /** a whole run's surface and summary (a shard leaves its partial file instead) */
@@ -84,7 +84,7 @@ export function partialFileOf(out: string, shard: Shard = { index: 0, count: 1 }
  * file to resume) before any dataset loads or the GPU starts: every refusal names the option or file.
  */
 function readInputs(o: LandscapeFileOptions) {
-  const random = o.directions?.kind === 'random' ? o.directions : undefined;
+  const random = o.directions?.kind === 'given' ? undefined : o.directions;
   const given = o.directions?.kind === 'given' ? o.directions.files : null;
   checkLandscapeSpec({ ...o, calibration: undefined, directions: given ? { kind: 'given', inputs: given } : random });
   if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new Error(`samples: need an integer of at least 1, got ${o.samples}`);
@@ -114,7 +114,9 @@ function readInputs(o: LandscapeFileOptions) {
 }
 
 /** Runs (or resumes, or runs one shard of) a landscape job on files; starts the GPU engine when the inputs pass their checks. */
-export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<LandscapeRun, 'onStart' | 'onChunk'> = {}): Promise<LandscapeFileResult> {
+export async function landscapeFromFiles(
+  o: LandscapeFileOptions, events: Pick<LandscapeRun, 'onStart' | 'onChunk'> & { onWarning?: (message: string) => void } = {},
+): Promise<LandscapeFileResult> {
   const started = performance.now();
   const { config, checkpoints, directions, shard, partialFile } = readInputs(o);
   const some = (split: 'test' | 'train', n: number, what: string) => {
@@ -130,6 +132,7 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
     data, dataInfo: { dataset: o.dataset, split: 'test' }, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration, chunk: o.chunk,
   });
   try {
+    job.warnings.forEach((w) => events.onWarning?.(w));
     const files: string[] = [];
     // the directions used, saved beside the output, so the surface can be reproduced or compared
     for (const { axis, bytes } of (await job.directionBytes()) ?? []) {
@@ -137,14 +140,14 @@ export async function landscapeFromFiles(o: LandscapeFileOptions, events: Pick<L
       writeOnce(file, bytes, !o.resume && shard.count === 1);
       files.push(file);
     }
-    const info = { evaluator: job.evaluator, chunk: job.chunk, points: job.points, fingerprint: job.fingerprint };
+    const info = { evaluator: job.evaluator, warnings: job.warnings, chunk: job.chunk, points: job.points, fingerprint: job.fingerprint };
     // a resumed run that had already finished (a requeued job, say) ends with its surface as it is
     const done = o.resume && shard.count === 1 ? finishedSurface(`${o.out}.json`, job.fingerprint) : null;
     if (done) {
       events.onStart?.(job.points, job.points);
       return { job: info, files: [...files, ...['json', 'csv', 'vtk'].map((e) => `${o.out}.${e}`)], surface: done, summary: summarizeSurface(done) };
     }
-    const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, ...events });
+    const part = await job.run({ shard, store: partialFileStore(partialFile), resume: o.resume, onStart: events.onStart, onChunk: events.onChunk });
     if (shard.count > 1) return { job: info, files: [...files, partialFile], partial: part };
     const surface = mergePartials([part], [partialFile]);
     (surface.provenance.timings as Record<string, unknown>).totalSeconds = (performance.now() - started) / 1e3;

@@ -236,7 +236,7 @@ export async function runStudy(name: StudyName, c: StudyConfig, events: StudyEve
     files.push(file);
   }
   if (name !== 'distance' && name !== 'traversal') files.push(...writeChart(c.out, 'training', trainingCurves(runs, `Training: ${runs.map((r) => r.label).join(', ')}`)));
-  const table = study.writeTable('table', columns, rows, [settingsNote(c), ...notes]);
+  const table = study.writeTable('table', columns, rows, [settingsNote(name, c), ...notes]);
   writeFileSync(path.join(c.out, 'summary.md'), summaryMarkdown(name, figure.title, c, table.markdown, files));
   files.push(table.json, table.md, path.join(c.out, 'summary.md'), ...extraFiles, ...panels.map((p) => p.file));
   return { name, columns, rows, runs, panels, files };
@@ -274,8 +274,10 @@ async function initialDirections(run: RunResult, c: StudyConfig): Promise<{ file
   return { files, sha256 };
 }
 
-function settingsNote(c: StudyConfig): string {
-  return `${c.model} on the first ${c.trainSamples} ${c.dataset} training images, ${c.epochs} epoch(s), batch ${c.batchSize}, seed ${c.seed} (the same initialization and data order for every run); landscapes ${c.steps}×${c.steps}, ±${c.range} along two random directions (seed ${c.directionSeed}, ${c.normalization}-normalized) on ${c.samples} test images`;
+function settingsNote(name: StudyName, c: StudyConfig): string {
+  const range = name === 'distance' ? 'at each row\'s range' : `±${c.range}`;
+  const norm = name === 'traversal' ? 'normalized as each row says' : `${c.normalization}-normalized`;
+  return `${c.model} on the first ${c.trainSamples} ${c.dataset} training images, ${c.epochs} epoch(s), batch ${c.batchSize}, seed ${c.seed} (the same initialization and data order for every run); landscapes ${c.steps}×${c.steps}, ${range} along two random directions (seed ${c.directionSeed}, ${norm}) on ${c.samples} test images`;
 }
 
 function summaryMarkdown(name: StudyName, title: string, c: StudyConfig, table: string, figures: string[]): string {

@@ -155,8 +155,9 @@ export class Study {
   }
 }
 
+/** A table cell: numbers to `digits` significant digits, without trailing zeros (0.0001, not 0.0001000). */
 const cell = (v: number | string | null | undefined, digits = 4) =>
-  v === null || v === undefined ? 'n/a' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(digits)) : v;
+  v === null || v === undefined ? 'n/a' : typeof v === 'number' ? String(Number(v.toPrecision(digits))) : v;
 
 /** A Markdown table with the definitions of its columns below it. */
 export function markdownTable(columns: Column[], rows: Row[], notes: string[] = []): string {

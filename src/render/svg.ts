@@ -151,12 +151,20 @@ function checkpoints(fig: Figure, p: Panel, px: (xyz: ArrayLike<number>) => [num
   return out.join('');
 }
 
+/** Text cut to about `width` pixels at `size` (an ellipsis at the end; DejaVu Sans averages 0.56 em a character). */
+function fit(s: string, width: number, size: number): string {
+  const chars = Math.max(4, Math.floor(width / (0.56 * size)));
+  return s.length <= chars ? s : `${s.slice(0, chars - 1).trimEnd()}…`;
+}
+
 function panelSvg(fig: Figure, p: Panel, i: number, view: View, id: string): string {
   const { cell, plot, stats } = p;
+  // a header line longer than the cell is cut, not run into the next panel (a page shows it whole on hover)
+  const header = (y: number, s: string, size: number, attrs: string) => text(cell.x + 12, y, fit(s, cell.w - 24, size), `font-size="${size}"${attrs}`).replace('</text>', `<title>${esc(s)}</title></text>`);
   const out = [
-    text(cell.x + 12, cell.y + 20, p.name, 'font-size="14" font-weight="bold"'),
-    text(cell.x + 12, cell.y + 37, p.labels.slice, `font-size="11"${p.labels.unstated ? ' fill="#b00020"' : ''}`),
-    text(cell.x + 12, cell.y + 52, p.labels.source, 'font-size="11" fill="#555"'),
+    header(cell.y + 20, p.name, 14, ' font-weight="bold"'),
+    header(cell.y + 37, p.labels.slice, 11, p.labels.unstated ? ' fill="#b00020"' : ''),
+    header(cell.y + 52, p.labels.source, 11, ' fill="#555"'),
   ];
   const px = panelPixels(fig, p, view);
   if (p.kind === 'line') out.push(linePlot(fig, p));
