@@ -29,7 +29,12 @@ function vit(c: ViTConfig): Forward {
     const b = x.shape[0];
     const w = c.width;
     const d = w / c.heads;
-    const dense = (t: TFTensor, name: string) => tf.add(tf.matMul(t, v(`${name}.weight`), false, true), v(`${name}.bias`));
+    // on [B·T, W] rows: tfjs's gradient of a 3-D by 2-D matMul keeps the broadcast batch axis in the
+    // weight's gradient ("gradient of input 'b' has shape '64,64,128'")
+    const dense = (t: TFTensor, name: string) => {
+      const rows = tf.reshape(t, [-1, t.shape.at(-1)!]);
+      return tf.reshape(tf.add(tf.matMul(rows, v(`${name}.weight`), false, true), v(`${name}.bias`)), [...t.shape.slice(0, -1), -1]);
+    };
     const norm = (t: TFTensor, name: string) => {
       const { mean, variance } = tf.moments(t, -1, true);
       return tf.add(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, c.eps))), v(`${name}.weight`)), v(`${name}.bias`));

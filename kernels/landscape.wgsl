@@ -46,8 +46,8 @@ fn combine(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 // combine_points: combine when F is a multiple of 4, one vec4 of the shared products per invocation
 // for every point in turn: base, p1 and p2 are read once instead of once per point, and each point's
 // 4 outputs are two FMAs, its bias vec4 and a store away (α, β at the same address in every lane).
-// The stores of one point are contiguous across lanes. (On llvmpipe, the batched MLP's first layer
-// at K = 256: 116 ms against 443 ms for combine's whole-vec4 loads, which it replaced.)
+// The stores of one point are contiguous across lanes. (It replaced combine's whole-vec4 branch: the
+// batched MLP 1.47x faster on llvmpipe, bench/RESULTS.md.)
 @compute @workgroup_size(WG)
 fn combine_points(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                   @builtin(local_invocation_index) lid: u32) {
