@@ -23,12 +23,15 @@ function rate(r: CaseResult): string {
   return '';
 }
 
+/** The command line of the run, as typed: `bench` once (the CLI's argv has it, bench/run.ts's not), arguments with spaces quoted. */
+const command = (argv: string[]) => ['bench', ...argv.filter((a, i) => i > 0 || a !== 'bench')].map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ');
+
 /** The report as Markdown. */
 export function reportMarkdown(b: BenchReport): string {
   const m = b.machine;
   const f = b.ceilings.fma;
   const lines = [
-    `Run of ${b.date.slice(0, 10)}, commit ${b.commit ?? 'unknown'} (\`losscape bench ${b.argv.join(' ')}\`). Machine: ${m.cpu} (${m.vectorFeatures.join(', ')}), ${m.cores} cores; load average ${m.loadStart.join(' / ')} at the start and ${(m.loadEnd ?? []).join(' / ')} at the end (1, 5, 15 minutes). Adapter: ${b.adapter.description || b.adapter.device} (${b.adapter.vendor}, ${b.adapter.architecture}).`,
+    `Run of ${b.date.slice(0, 10)}, commit ${b.commit ?? 'unknown'} (\`losscape ${command(b.argv)}\`). Machine: ${m.cpu} (${m.vectorFeatures.join(', ')}), ${m.cores} cores; load average ${m.loadStart.join(' / ')} at the start and ${(m.loadEnd ?? []).join(' / ')} at the end (1, 5, 15 minutes). Adapter: ${b.adapter.description || b.adapter.device} (${b.adapter.vendor}, ${b.adapter.architecture}).`,
     '',
     `Ceilings measured in the same run: FMA ${range(f)} GFLOP/s (the fastest of ${Object.entries(f.kernels).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}), copy ${range(b.ceilings.copy)} GB/s. Kernel versions: ${Object.keys(b.kernels.tuned).length ? `tuned on this adapter (${Object.entries(b.kernels.tuned).map(([fam, t]) => `${fam}: ${Object.entries(t).map(([c, v]) => `${c} ${v}`).join(', ')}`).join('; ')})` : 'the defaults (tuning off)'}. ${b.repeats} alternating repeats per variant after a warm-up (3 or more where a case's rounds took over ${b.maxCase ?? 90} s: "samples"), median (min–max); a sample is the call and a full readback of its result; "losscape ×" is how many times faster losscape's variant (the first) ran.`,
   ];
