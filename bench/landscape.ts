@@ -6,7 +6,7 @@
 // The forward FLOPs and the per-layer profile come from the models themselves: one traced forward
 // (module.ts's Interceptor sees every layer call).
 // Usage: npx tsx bench/landscape.ts [--models mlp,cnn,vit-tiny,resnet8] [--samples 1000,10000] [--grids 21,51] [--seq-points 3] [--seconds 20]
-//          [--baseline DIR [--rounds 3]]
+//          [--baseline DIR [--rounds 3]] [--chunk K]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -26,6 +26,8 @@ const models = arg('models', 'mlp,cnn,vit-tiny,resnet8').split(',');
 // --rounds times (default 3), so that both see the same machine load: medians, (min-max).
 const baseline = arg('baseline', '');
 const rounds = Number(arg('rounds', baseline ? '3' : '1'));
+// --chunk K: the batched evaluators' points per chunk, forced (both checkouts), instead of their own choice
+const chunk = arg('chunk', '') ? Number(arg('chunk', '')) : undefined;
 
 const engine = await init();
 type Losscape = typeof import('../src/index.js');
@@ -126,7 +128,7 @@ for (const name of models) {
       const [d1, d2] = [L.randomDirection(flat, { seed: 1 }), L.randomDirection(flat, { seed: 2 })];
       const set = L.prepareEvalSet(L.take(test, samples), name === 'mlp' ? 1000 : 250);
       const seq = await L.evaluateSequential(model, flat, d1, d2, sample, set);
-      const batched = L.batchedEvaluator(model, flat, d1, d2, set);
+      const batched = L.batchedEvaluator(model, flat, d1, d2, set, { chunk });
       (await batched.evaluate(sample)).forEach((r, i) => {
         if (Math.abs(r.loss - seq[i]!.loss) > 1e-5 * Math.abs(seq[i]!.loss)) throw new Error(`${tree}: batched and sequential differ at ${sample[i]}: ${r.loss} vs ${seq[i]!.loss}`);
       });

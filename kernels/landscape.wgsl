@@ -6,14 +6,13 @@
 // written for K points in one pass (composing it from broadcast ops took five passes over K·n).
 // Layout: base, p1, p2 contiguous [n] (n = rows·F); alpha, beta [K]; bias [K, F]; y [K, n].
 // p2 and bias are optional (flags); unused bindings are bound to p1 / base, read-only.
-// combine: 4 consecutive outputs per invocation, through vec4 views widened to whole vec4s
-// (Tensor.buffer4): whole vec4 loads when n and F are multiples of 4 (VEC4), else component reads;
+// Both entries read and write through vec4 views widened to whole vec4s (Tensor.buffer4). 2-D folded grid.
+// combine_points, where F (so n) is a multiple of 4: one vec4 of the shared products per invocation,
+// for every point in turn. combine, any F: 4 consecutive outputs per invocation, by component reads;
 // each invocation writes its own vec4 of y, the last one partly into y's padding. (One output per
 // invocation made the batched MLP's per-point work, mostly this pass, load-bound on llvmpipe.)
-// 2-D folded grid.
 
 override WG: u32 = 256;
-override VEC4: bool = false;
 
 struct Params { k: u32, n: u32, f: u32, flags: u32 }  // flags: 1 = p2 present, 2 = bias present, 4 = ReLU after
 @group(0) @binding(0) var<uniform> P: Params;
@@ -31,25 +30,40 @@ fn combine(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let j = (wid.y * nwg.x + wid.x) * WG + lid;
   if (j >= (P.k * P.n + 3u) / 4u) { return; }
   var v: vec4f;
-  if (VEC4) { // the 4 outputs share a point and a bias vec4
-    let k = (4u * j) / P.n;
-    let i = (4u * j) % P.n / 4u;
-    v = base4[i] + alpha[k] * p14[i];
-    if ((P.flags & 1u) != 0u) { v += beta[k] * p24[i]; }
-    if ((P.flags & 2u) != 0u) { v += bias4[(k * P.f + (4u * i) % P.f) / 4u]; }
-  } else {
-    for (var c = 0u; c < 4u; c++) {
-      let e = 4u * j + c;
-      let k = min(e / P.n, P.k - 1u);
-      let i = e % P.n;
-      v[c] = base4[i >> 2u][i & 3u] + alpha[k] * p14[i >> 2u][i & 3u];
-      if ((P.flags & 1u) != 0u) { v[c] += beta[k] * p24[i >> 2u][i & 3u]; }
-      let bi = k * P.f + i % P.f;
-      if ((P.flags & 2u) != 0u) { v[c] += bias4[bi >> 2u][bi & 3u]; }
-    }
+  for (var c = 0u; c < 4u; c++) {
+    let e = 4u * j + c;
+    let k = min(e / P.n, P.k - 1u);
+    let i = e % P.n;
+    v[c] = base4[i >> 2u][i & 3u] + alpha[k] * p14[i >> 2u][i & 3u];
+    if ((P.flags & 1u) != 0u) { v[c] += beta[k] * p24[i >> 2u][i & 3u]; }
+    let bi = k * P.f + i % P.f;
+    if ((P.flags & 2u) != 0u) { v[c] += bias4[bi >> 2u][bi & 3u]; }
   }
   if ((P.flags & 4u) != 0u) { v = max(v, vec4f(0.0)); }
   y4[j] = v;
+}
+
+// combine_points: combine when F is a multiple of 4, one vec4 of the shared products per invocation
+// for every point in turn: base, p1 and p2 are read once instead of once per point, and each point's
+// 4 outputs are two FMAs, its bias vec4 and a store away (α, β at the same address in every lane).
+// The stores of one point are contiguous across lanes. (It replaced combine's whole-vec4 branch: the
+// batched MLP 1.47x faster on llvmpipe, bench/RESULTS.md.)
+@compute @workgroup_size(WG)
+fn combine_points(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (i >= P.n / 4u) { return; }
+  let u0 = base4[i];
+  let u1 = p14[i];
+  var u2 = vec4f(0.0);
+  if ((P.flags & 1u) != 0u) { u2 = p24[i]; }
+  let f = (4u * i) % P.f;
+  for (var k = 0u; k < P.k; k++) {
+    var v = u0 + alpha[k] * u1 + beta[k] * u2;
+    if ((P.flags & 2u) != 0u) { v += bias4[(k * P.f + f) / 4u]; }
+    if ((P.flags & 4u) != 0u) { v = max(v, vec4f(0.0)); }
+    y4[k * (P.n / 4u) + i] = v;
+  }
 }
 
 // combine_pooled: the same for a first Conv2d, fused with the per-channel affine, ReLU and max-pool

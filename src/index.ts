@@ -2,6 +2,8 @@
 // system and Node APIs are in the Node entry, losscape/node (src/node/index.ts).
 export { Engine, type DispatchSpec, type EngineStats } from './gpu/engine.js';
 export { type AdapterReport } from './gpu/device.js';
+export { Profiler, type KernelEvent, type ProfileRow } from './gpu/profiler.js';
+export { KernelSelection, type TunedTable } from './gpu/selection.js';
 export { init, getEngine } from './tensor/runtime.js';
 export { Tensor, type DType } from './tensor/tensor.js';
 export { tidy, keep } from './tensor/scope.js';
@@ -21,6 +23,7 @@ export * from './tensor/gather.js';
 export * from './tensor/batchnorm.js';
 export * from './tensor/dropout.js';
 export * from './tensor/attention.js';
+export * from './tensor/tune.js';
 export * from './nn/module.js';
 export * from './nn/layers.js';
 export * from './nn/sequential.js';

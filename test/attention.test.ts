@@ -16,13 +16,14 @@ const CASES: Array<[number[], number, number, number]> = [
 ];
 
 describe('attention against the float64 reference', () => {
-  for (const fused of [true, false]) {
-    it(`${fused ? 'fused (flash-style)' : 'unfused'}: forward and q, k, v gradients`, async () => {
+  // v1: matmul, softmax, matmul; v2: the fused flash-style kernels
+  for (const version of L.ATTENTION_VERSIONS) {
+    it(`${version}: forward and q, k, v gradients`, async () => {
       for (const [lead, sq, sk, d] of CASES) {
         await gradCheck({
-          what: `attention ${fused ? 'fused' : 'unfused'} ${lead} ${sq}x${sk}x${d}`,
+          what: `attention ${version} ${lead} ${sq}x${sk}x${d}`,
           shapes: [[...lead, sq, d], [...lead, sk, d], [...lead, sk, d]], range: [-2, 2],
-          gpu: (q, k, v) => L.attention(q, k, v, { fused }),
+          gpu: (q, k, v) => L.attention(q, k, v, { version }),
           ref: (q, k, v) => A.attention(q, k, v, 1 / Math.sqrt(d)),
         });
       }
@@ -31,12 +32,12 @@ describe('attention against the float64 reference', () => {
 
   // 37: one backward key chunk; 150 keys: three 64-key chunks (the last partial), each query group
   // stopping at its own last row; 70 queries against 150 keys: keys past every query
-  it('causal masking, fused and unfused', async () => {
-    for (const fused of [true, false]) {
+  it('causal masking, both versions', async () => {
+    for (const version of L.ATTENTION_VERSIONS) {
       for (const [sq, sk, d] of [[37, 37, 16], [150, 150, 6], [70, 150, 12]] as const) {
         await gradCheck({
-          what: `causal attention fused=${fused} ${sq}x${sk}x${d}`, shapes: [[2, sq, d], [2, sk, d], [2, sk, d]], range: [-2, 2],
-          gpu: (q, k, v) => L.attention(q, k, v, { causal: true, fused, scale: 0.3 }),
+          what: `causal attention ${version} ${sq}x${sk}x${d}`, shapes: [[2, sq, d], [2, sk, d], [2, sk, d]], range: [-2, 2],
+          gpu: (q, k, v) => L.attention(q, k, v, { causal: true, version, scale: 0.3 }),
           ref: (q, k, v) => A.attention(q, k, v, 0.3, true),
         });
       }
@@ -45,11 +46,11 @@ describe('attention against the float64 reference', () => {
 
   // (leading axes, tokens, heads, head dim): the MNIST ViT's 17 tokens and 4 heads of 16, odd
   // head dims (no vec4 rows), one token, one head, several key chunks
-  it('selfAttention reads and writes the packed qkv layout, its gradient packed the same way', async () => {
+  it('selfAttention reads and writes the packed qkv layout, its gradient packed the same way (both versions)', async () => {
     const cases: Array<[number[], number, number, number, boolean]> = [
       [[3], 17, 4, 16, false], [[2, 1], 5, 2, 6, false], [[1], 1, 3, 8, false], [[2], 33, 1, 5, true], [[1], 150, 2, 12, false], [[2], 19, 4, 4, true],
     ];
-    for (const [lead, t, h, d, causal] of cases) {
+    for (const [[lead, t, h, d, causal], version] of cases.flatMap((c) => L.ATTENTION_VERSIONS.map((v) => [c, v] as const))) {
       const w = h * d;
       // q, k, v [..., T, 3, H, D] -> each [..., H, T, D]; the output [..., H, T, D] -> [..., T, H·D]
       const split = (x: A.V, i: number) => {
@@ -59,8 +60,8 @@ describe('attention against the float64 reference', () => {
         return A.permute(A.reshape(one, [...lead, t, h, d]), [...lead.map((_, k) => k), n + 1, n, n + 2]);
       };
       await gradCheck({
-        what: `selfAttention [${lead}] T=${t} heads=${h} D=${d}${causal ? ' causal' : ''}`, shapes: [[...lead, t, 3 * w]], range: [-2, 2],
-        gpu: (qkv) => L.selfAttention(qkv, h, { causal }),
+        what: `selfAttention ${version} [${lead}] T=${t} heads=${h} D=${d}${causal ? ' causal' : ''}`, shapes: [[...lead, t, 3 * w]], range: [-2, 2],
+        gpu: (qkv) => L.selfAttention(qkv, h, { causal, version }),
         ref: (qkv) => {
           const n = lead.length;
           const o = A.attention(split(qkv, 0), split(qkv, 1), split(qkv, 2), 1 / Math.sqrt(d), causal);
@@ -95,20 +96,20 @@ describe('attention against the float64 reference', () => {
   it('keeps no score matrix alive for backward', async () => {
     const e = L.getEngine();
     const [b, s, d] = [2, 256, 32];
-    const measure = async (fused: boolean) => {
+    const measure = async (version: L.AttentionVersion) => {
       const g = new L.Generator(7);
       const [q, k, v] = [g.normal([b, s, d]), g.normal([b, s, d]), g.normal([b, s, d])].map((t) => t.requireGrad());
       await e.sync();
       const before = e.stats.bytesLive;
-      const out = L.attention(q!, k!, v!, { fused });
+      const out = L.attention(q!, k!, v!, { version });
       await e.sync();
       const held = e.stats.bytesLive - before;
       L.backward(L.sum(out));
       for (const t of [q, k, v, out]) t!.dispose();
       return held;
     };
-    const fusedBytes = await measure(true);
-    const unfusedBytes = await measure(false);
+    const fusedBytes = await measure('v2');
+    const unfusedBytes = await measure('v1');
     // fused: the output and one log-sum-exp per row; unfused: at least the s×s probabilities
     expect(fusedBytes).toBeLessThanOrEqual(2 * (b * s * d + b * s) * 4);
     expect(unfusedBytes).toBeGreaterThanOrEqual(b * s * s * 4);

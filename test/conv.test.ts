@@ -24,16 +24,20 @@ for (const stride of [1, 2, 3]) {
 }
 
 describe('conv2d forward and gradients against float64', () => {
-  it('every stride/padding/dilation/groups combination in a small grid (input, weight and bias gradients)', async () => {
-    for (const [a, xs, ws] of GRID) {
-      await gradCheck({
-        what: `conv2d s${a.stride} p${a.padding} d${a.dilation} g${a.groups}`,
-        shapes: [xs, ws, [ws[0]!]],
-        gpu: (x, w, b) => L.conv2d(x, w, b, a),
-        ref: (x, w, b) => A.conv2d(x, w, b, a),
-      });
-    }
-  });
+  // every forward version (v1 direct, v2 implicit GEMM, v3 its subgroup exchange; v3 runs v2 on
+  // adapters without subgroups); the gradients' kernels are the same for all
+  for (const version of L.CONV2D_VERSIONS) {
+    it(`${version}: every stride/padding/dilation/groups combination in a small grid (input, weight and bias gradients)`, async () => {
+      for (const [a, xs, ws] of GRID) {
+        await gradCheck({
+          what: `conv2d ${version} s${a.stride} p${a.padding} d${a.dilation} g${a.groups}`,
+          shapes: [xs, ws, [ws[0]!]],
+          gpu: (x, w, b) => L.conv2d(x, w, b, { ...a, version }),
+          ref: (x, w, b) => A.conv2d(x, w, b, a),
+        });
+      }
+    });
+  }
 
   it('asymmetric stride and padding, 1x1 and 7x7 kernels, no bias, more channels than a tile', async () => {
     const cases: Array<[ConvArgs, number[], number[]]> = [
@@ -42,20 +46,14 @@ describe('conv2d forward and gradients against float64', () => {
       [{ stride: [2, 2], padding: [3, 3], dilation: [1, 1], groups: 1 }, [1, 3, 17, 15], [8, 3, 7, 7]],
       [{ stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 8 }, [2, 8, 6, 5], [8, 1, 3, 3]],
     ];
-    for (const [a, xs, ws] of cases) {
-      await gradCheck({
-        what: `conv2d ${xs} ${ws}`, shapes: [xs, ws],
-        gpu: (x, w) => L.conv2d(x, w, null, a), ref: (x, w) => A.conv2d(x, w, null, a),
-      });
+    for (const version of L.CONV2D_VERSIONS) {
+      for (const [a, xs, ws] of cases) {
+        await gradCheck({
+          what: `conv2d ${version} ${xs} ${ws}`, shapes: [xs, ws],
+          gpu: (x, w) => L.conv2d(x, w, null, { ...a, version }), ref: (x, w) => A.conv2d(x, w, null, a),
+        });
+      }
     }
-  });
-
-  it('direct kernel agrees with the reference too', async () => {
-    const a: ConvArgs = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 };
-    await gradCheck({
-      what: 'conv2d direct', shapes: [[2, 5, 9, 9], [7, 5, 3, 3], [7]],
-      gpu: (x, w, b) => L.conv2d(x, w, b, { ...a, kernel: 'direct' }), ref: (x, w, b) => A.conv2d(x, w, b, a),
-    });
   });
 
   it('conv2dPool2 (inference): ReLU of the 2x2/2 max-pool of the convolution, odd sizes and groups', async () => {
@@ -65,14 +63,14 @@ describe('conv2d forward and gradients against float64', () => {
       [{ stride: [2, 1], padding: [0, 2], dilation: [1, 2], groups: 1 }, [1, 3, 11, 7], [37, 3, 3, 3], false],
       [{ stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, [1, 2, 3, 2], [1, 2, 2, 1], true], // one window
     ];
-    for (const [a, xs, ws, relu] of cases) {
+    for (const [[a, xs, ws, relu], version] of cases.flatMap((c) => (['v2', 'v3'] as const).map((v) => [c, v] as const))) {
       const [x, rx] = randomPair(xs);
       const [w, rw] = randomPair(ws);
       const [b, rb] = randomPair([ws[0]!]);
       const conv = A.conv2d(A.leaf(rx), A.leaf(rw), A.leaf(rb), a);
       const pooled = A.maxPool2d(conv, { kernel: [2, 2], stride: [2, 2], padding: [0, 0] });
       const want = relu ? R.map(pooled.value, (v) => Math.max(v, 0)) : pooled.value;
-      await expectClose(L.conv2dPool2(x, w, b, a, relu), want, F32.accumulate, `conv2dPool2 ${xs} ${ws} relu=${relu}`, pooled.magnitude);
+      await expectClose(L.conv2dPool2(x, w, b, { ...a, version }, relu), want, F32.accumulate, `conv2dPool2 ${version} ${xs} ${ws} relu=${relu}`, pooled.magnitude);
     }
   });
 });

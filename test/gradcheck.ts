@@ -6,7 +6,7 @@
 // the tensor's RMS ('rms': worst-case magnitudes compound through layers far above real errors).
 import * as L from '../src/index.js';
 import { F32, rmsScale, type Tolerance } from './compare.js';
-import { expectClose, randomPair } from './helpers.js';
+import { expectClose, randomPair } from './check.js';
 import * as A from './ref-autograd.js';
 import * as R from './reference.js';
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../src/index.js';
+import { combineDense } from '../src/landscape/first-layer.js';
 import * as N from '../src/node/index.js';
-import { hostRng, SEED } from './helpers.js';
+import { F32 } from './compare.js';
+import { expectClose, hostRng, randomPair, SEED } from './helpers.js';
 
 const note = `seed ${SEED} (replay with LOSSCAPE_TEST_SEED=${SEED})`;
 const rng = hostRng(SEED ^ 0x1a5);
@@ -48,6 +50,7 @@ describe('landscape evaluation', () => {
     expect([...(await model.parameters()[0]!.data())]).toEqual([...w!]);
   });
 
+  // first layer 24 wide: shared, its combination by combine_points
   it('batched and sequential agree on every point of a plane (MLP, cross-entropy), in chunks that do not divide the grid', async () => {
     const data = L.blobs(203, 5, 12, SEED, 2);
     const model = new L.MLP({ kind: 'mlp', sizes: [12, 24, 16, 5] }, 3);
@@ -98,15 +101,46 @@ describe('landscape evaluation', () => {
     }
   }
 
-  // a first Linear whose width (7, 3) is not a multiple of 4 takes combine's per-component branch
-  // (kernels/landscape.wgsl, VEC4 off), with ReLU after it and without, a plane and a line, and
-  // K·n not a multiple of 4 (the last vec4 partly padding)
-  it('batched and sequential agree on an MLP whose first layer is not 4-wide (the combine kernel\'s scalar branch)', async () => {
+  // a first Linear whose width (7, 3) is not a multiple of 4 takes combine (kernels/landscape.wgsl,
+  // component reads) instead of combine_points, with ReLU after it and without, a plane and a line,
+  // and K·n not a multiple of 4 (the last vec4 partly padding)
+  it('batched and sequential agree on an MLP whose first layer is not 4-wide (the combine kernel, not combine_points)', async () => {
     expect(L.sharesFirstLayer(new L.Linear(64, 7, new L.Generator(1)))).toBe(true);
     await expectAgree(new L.MLP({ kind: 'mlp', sizes: [64, 7, 3] }, 5), images(23, 3), 8);
     await expectAgree(new L.MLP({ kind: 'mlp', sizes: [64, 7, 3] }, 6), images(23, 3), 8, null);
     await expectAgree(new L.MLP({ kind: 'mlp', sizes: [64, 3] }, 7), images(13, 3), 5);
   });
+
+  // the first Linear's per-point combination (kernels/landscape.wgsl) against float64:
+  // combine_points where F is a multiple of 4, combine (component reads) where it is not; with and
+  // without d₂'s product, the bias and the ReLU after it
+  for (const [rows, f, k, entry] of [[5, 8, 7, 'combine_points'], [1, 4, 1, 'combine_points'], [3, 7, 5, 'combine'], [2, 6, 3, 'combine']] as const) {
+    it(`combineDense, ${rows} rows of F = ${f} at ${k} points, takes ${entry} and matches float64`, async () => {
+      const engine = L.getEngine();
+      for (const [two, withBias, relu] of [[true, true, true], [false, false, false], [true, false, false], [false, true, true]]) {
+        const [[base, baseR], [p1, p1R], [p2, p2R], [alpha, alphaR], [beta, betaR], [bias, biasR]] =
+          [[rows, f], [rows, f], [rows, f], [k], [k], [k, f]].map((s) => randomPair(s));
+        const profiler = engine.profile()!;
+        const y = combineDense(two ? [base!, p1!, p2!] : [base!, p1!], alpha!, beta!, withBias ? bias! : null, k, relu);
+        engine.profile(null);
+        await engine.sync();
+        await profiler.done();
+        expect(profiler.events.filter((e) => e.kernel === 'landscape').map((e) => e.entry)).toEqual([entry]); // (and the output's poisoning)
+        profiler.destroy();
+        const n = rows * f;
+        // each output's terms, summed in float64; their magnitudes are the comparison's scale
+        const terms = (e: number) => {
+          const [pk, i] = [Math.floor(e / n), e % n];
+          return [baseR!.data[i]!, alphaR!.data[pk]! * p1R!.data[i]!, two ? betaR!.data[pk]! * p2R!.data[i]! : 0, withBias ? biasR!.data[pk * f + (i % f)]! : 0];
+        };
+        const sum = (e: number) => terms(e).reduce((a, b) => a + b, 0);
+        const expected = Float64Array.from({ length: k * n }, (_, e) => (relu ? Math.max(sum(e), 0) : sum(e)));
+        const scale = Float64Array.from({ length: k * n }, (_, e) => terms(e).reduce((a, b) => a + Math.abs(b), 0));
+        await expectClose(y, { shape: [k, n], data: expected }, F32.accumulate, `combineDense two=${two} bias=${withBias} relu=${relu}`, scale);
+        [base, p1, p2, alpha, beta, bias, y].forEach((t) => t!.dispose());
+      }
+    });
+  }
 
   it('shares the first layer by default where each output sums at least SHARE_MIN products', () => {
     const g = new L.Generator(1);

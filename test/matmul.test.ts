@@ -6,7 +6,7 @@ import * as R from './reference.js';
 
 const TOL = F32.accumulate;
 // (M, K, N): ones, primes, shapes that do not divide any tile, 1000+ on each axis in turn
-// (multiples of 4 let the vec4 versions v4-v6 run their own kernels; the others fall back to v2)
+// (multiples of 4 let the vec4 versions v4-v6 and v8 run their own kernels; the others fall back to v2, v7 for v8)
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1], [1, 7, 1], [7, 13, 5], [33, 65, 17], [64, 64, 64], [127, 1, 129], [1031, 3, 7], [5, 1031, 3], [3, 5, 1031],
   [4, 4, 4], [36, 20, 44], [68, 1028, 12], [1, 8, 4], [100, 4, 1],

@@ -119,12 +119,12 @@ describe('second-order rules of the fused kernels', () => {
     await hvpCheck({ what: 'indexSelect', shapes: [[2, 7, 3]], gpu: (x) => L.indexSelect(x, 1, indices), ref: (x) => A.indexSelect(x, 1, idx) });
   });
 
-  it('attention, fused and unfused, causal; selfAttention on a packed qkv', async () => {
-    for (const fused of [true, false]) {
+  it('attention, both versions (fused and unfused), causal; selfAttention on a packed qkv', async () => {
+    for (const version of L.ATTENTION_VERSIONS) {
       for (const causal of [false, true]) {
         await hvpCheck({
-          what: `attention fused=${fused} causal=${causal}`, shapes: [[2, 5, 4], [2, 6, 4], [2, 6, 4]], range: [-2, 2],
-          gpu: (q, k, v) => L.attention(q, k, v, { fused, causal }), ref: (q, k, v) => A.attention(q, k, v, 0.5, causal),
+          what: `attention ${version} causal=${causal}`, shapes: [[2, 5, 4], [2, 6, 4], [2, 6, 4]], range: [-2, 2],
+          gpu: (q, k, v) => L.attention(q, k, v, { version, causal }), ref: (q, k, v) => A.attention(q, k, v, 0.5, causal),
         });
       }
     }

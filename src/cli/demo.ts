@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { DEMO_DEFAULTS, DEMO_SMOKE, runDemo, type DemoSettings } from '../node/demo.js';
 import { textTable } from '../node/study.js';
-import { init } from '../tensor/runtime.js';
+import { initTuned } from '../node/tune.js';
 import { studyEvents, studySettingsOptions } from './study-events.js';
 
 export function demoCommand(): Command {
@@ -16,7 +16,7 @@ export function demoCommand(): Command {
       const { smoke, ...given } = o;
       const settings: DemoSettings = { ...DEMO_DEFAULTS, ...given, ...(smoke ? DEMO_SMOKE : {}) };
       if (settings.batchSize > settings.trainSamples) throw new Error(`--batch-size ${settings.batchSize} is more than --train-samples ${settings.trainSamples}`);
-      const engine = await init();
+      const engine = await initTuned();
       const events = studyEvents('demo');
       console.error(`losscape demo: ${settings.model} on ${settings.dataset}, AdamW and SAM, adapter ${engine.adapter.description}; writing ${settings.out}/`);
       const t0 = performance.now();

@@ -21,8 +21,8 @@ import { groupTable } from '../sharpness/layers.js';
 import { spectralDensity, topEigen } from '../sharpness/lanczos.js';
 import { epsilonSharpness, samSharpness } from '../sharpness/metrics.js';
 import { hutchinsonTrace } from '../sharpness/trace.js';
-import { init } from '../tensor/runtime.js';
 
+import { initTuned } from '../node/tune.js';
 import { integer, list, real } from './options.js';
 
 const positive = real({ above: 0 });
@@ -126,7 +126,7 @@ export function hessianCommand(): Command {
     .action(async (o: HessianCliOptions) => {
       if (o.saveDirections && o.topK < 2) throw new Error('--save-directions needs --top-k 2 or more');
       if (!o.topK && !o.trace && !o.density && !o.perLayer) throw new Error('nothing to compute: give --top-k N, --trace, --density or --per-layer');
-      const engine = await init();
+      const engine = await initTuned();
       const t0 = performance.now();
       const { model, flat, group, dimension, loadData } = loadModel(o);
       if (o.topK > dimension) throw new Error(`--top-k ${o.topK}: the Hessian has only ${dimension} parameters${o.only ? ` matching --only ${o.only.source}` : ''}`);
@@ -196,7 +196,7 @@ export function sharpnessCommand(): Command {
       const out: Record<string, unknown> = { format: 'losscape-sharpness/1' };
       if (surface) out.basin = { surface: { file: o.surface, sha256: sha256File(o.surface!) }, ...basinWidths(surface, { delta: o.delta, relative: o.relative }) };
       if (o.checkpoint) {
-        const engine = await init();
+        const engine = await initTuned();
         const t0 = performance.now();
         const { model, flat, group, loadData } = loadModel({ ...o, checkpoint: o.checkpoint });
         const { set, provenance } = loadData();

@@ -5,6 +5,7 @@ import type { Shard } from '../landscape/run.js';
 import type { SurfaceSummary } from '../landscape/surface.js';
 import { landscapeFromFiles, mergeFiles } from '../node/landscape.js';
 import { integer, outputPath, range, refuseIdle, shard } from './options.js';
+import { profiled } from './profile.js';
 import { progressBar } from './progress.js';
 
 interface LandscapeCliOptions {
@@ -29,6 +30,7 @@ interface LandscapeCliOptions {
   calibration: number;
   directions?: string[];
   resume: boolean;
+  profile?: string;
 }
 
 const fmt = (v: number | null) => (v === null ? 'n/a' : v.toPrecision(5));
@@ -69,6 +71,7 @@ export function landscapeCommand(): Command {
     .option('--chunk <n>', 'points per pass and per save (default: the batched evaluator\'s K, at most a tenth of the grid but at least 8; sequential 4)', integer(1))
     .option('--shard <i/n>', 'evaluate only points i, i+n, i+2n, ... (merge the shards with losscape merge)', shard)
     .option('--resume', 'continue from OUT.partial.json (a killed run loses at most one chunk)', false)
+    .option('--profile <file>', 'profile the run: GPU time by kernel and by layer, and a trace for Perfetto in FILE (the GPU starts before the files are checked)')
     .action(async (o: LandscapeCliOptions, cmd: Command) => {
       if (o.keep1d && o.ignore1d) throw new Error('--keep-1d: contradicts --ignore-1d');
       const random = o.plan === 'line' || o.plan === 'plane';
@@ -83,7 +86,7 @@ export function landscapeCommand(): Command {
       const t0 = performance.now();
       let evaluated = 0;
       let resumed = 0;
-      const result = await landscapeFromFiles({
+      const result = await profiled(o.profile, () => landscapeFromFiles({
         checkpoints: o.checkpoint, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps,
         directions: o.plan !== 'line' && o.plan !== 'plane' ? undefined
           : hessian ? { kind: 'hessian', seed: o.seed } : o.directions ? { kind: 'given', files: o.directions } : { kind: 'random', seed: o.seed, normalization: o.norm, oneD: o.keep1d ? 'keep' : 'ignore', only: o.only },
@@ -99,7 +102,7 @@ export function landscapeCommand(): Command {
           evaluated += chunk.length;
           bar.update(done, { rate: (evaluated / ((performance.now() - t0) / 1e3)).toFixed(2) });
         },
-      });
+      }));
       bar.stop();
       const seconds = (performance.now() - t0) / 1e3;
       if (result.summary) {

@@ -2,19 +2,21 @@
 // whether commander's (an unknown option, a bad number) or a check's (a missing file, contradicting
 // options), is one line "losscape: SUBJECT: what is wrong" with exit code 1; the stack trace is
 // for LOSSCAPE_DEBUG=1.
-import { Command, CommanderError, Option } from 'commander';
-import { init, MATMUL_VERSIONS, type MatmulVersion } from '../index.js';
+import { Command, CommanderError } from 'commander';
+import { init } from '../index.js';
+import { initTuned } from '../node/tune.js';
+import { benchCommand, showcaseCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { hessianCommand, sharpnessCommand } from './hessian.js';
 import { landscapeCommand, mergeCommand } from './landscape.js';
-import { integer, list, oneOf } from './options.js';
+import { profiled } from './profile.js';
 import { renderCommand } from './render.js';
 import { studyCommand } from './study.js';
 import { trainCommand } from './train.js';
 import { viewCommand } from './view.js';
 
-function program(): Command {
-  const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU');
+function buildProgram(): Command {
+  const program = new Command('losscape').description('Loss landscapes and optimizers on WebGPU').enablePositionalOptions();
   program
     .command('info')
     .description('print the WebGPU adapter losscape uses: names, limits, features (JSON)')
@@ -22,14 +24,17 @@ function program(): Command {
       const engine = await init();
       console.log(JSON.stringify(engine.adapter, null, 2));
     });
+  program.addCommand(benchCommand());
+  program.addCommand(showcaseCommand());
   program
-    .command('showcase')
-    .description('benchmark the matmul kernels against the adapter\'s own FMA ceiling')
-    .option('--sizes <list>', 'square sizes, 1 to 4096', list(integer(1, 4096)), [256, 512, 1024])
-    .addOption(new Option('--versions <list>', `kernel versions (kernels/matmul.wgsl): ${MATMUL_VERSIONS.join(', ')}`).argParser(list(oneOf(MATMUL_VERSIONS))).default(['v1', 'v2', 'v6']))
-    .action(async (opts: { sizes: number[]; versions: MatmulVersion[] }) => {
-      const { runMatmulBench } = await import('../../bench/matmul.js');
-      await runMatmulBench({ sizes: opts.sizes, versions: opts.versions });
+    .command('profile')
+    .description('run a losscape command with the kernel profiler: GPU time by kernel and by layer, and a trace for Perfetto')
+    .option('--trace <file>', 'where the trace goes (Chrome trace event JSON)', 'profile.json')
+    .argument('<command...>', 'the command and its options, e.g. train --model cnn --epochs 1')
+    .passThroughOptions()
+    .action(async (args: string[], o: { trace: string }) => {
+      await initTuned();
+      await profiled(o.trace, () => buildProgram().parseAsync(['node', 'losscape', ...args]));
     });
   program.addCommand(demoCommand());
   program.addCommand(studyCommand());
@@ -62,7 +67,7 @@ export function errorLine(e: unknown): string {
 /** Runs the command line (argv as process.argv: node, script, args...); returns the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   try {
-    await program().parseAsync(argv);
+    await buildProgram().parseAsync(argv);
     return 0;
   } catch (e) {
     // --help and --version end this way too, with exit code 0

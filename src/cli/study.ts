@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { runStudy, STUDIES, STUDY_DEFAULTS, STUDY_SMOKE, type StudyConfig, type StudyName } from '../node/studies.js';
 import { textTable } from '../node/study.js';
-import { init } from '../tensor/runtime.js';
+import { initTuned } from '../node/tune.js';
 import { integer, list, oneOf, real } from './options.js';
 import { studyEvents, studySettingsOptions } from './study-events.js';
 
@@ -57,7 +57,7 @@ export function studyCommand(): Command {
       return { ...rest, ...(n !== undefined ? { normalization: n } : {}) };
     };
     const config = { ...d, out: `studies/${name}`, ...fromFile, ...renamed(given), ...(o.smoke ? STUDY_SMOKE : {}) } as StudyConfig;
-    const engine = await init();
+    const engine = await initTuned();
     const events = studyEvents(`study ${name}`);
     console.error(`losscape study ${name}: ${config.model} on ${config.dataset}, adapter ${engine.adapter.description}; writing ${config.out}/`);
     const result = await runStudy(name as StudyName, config, events);

@@ -7,8 +7,9 @@ import { presetConfig, PRESETS, type ModelConfig } from '../nn/models.js';
 import { checkTrainOptions, train, type OptimizerName, type TrainOptions } from '../nn/train.js';
 import { imageDataset } from '../node/data.js';
 import { checkpointDir, holdsTrainState } from '../node/train.js';
-import { init } from '../tensor/runtime.js';
+import { initTuned } from '../node/tune.js';
 import { folder, integer, real, refuseIdle } from './options.js';
+import { profiled } from './profile.js';
 import { progressBar } from './progress.js';
 
 interface TrainCliOptions {
@@ -33,6 +34,7 @@ interface TrainCliOptions {
   out?: string;
   saveEvery?: { steps?: number; epochs?: number };
   resume: boolean;
+  profile?: string;
 }
 
 /** The train and test sets of a named dataset (synthetic ones split 5,000 / 1,000). */
@@ -86,6 +88,7 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'folder for checkpoints and metrics (created)', folder)
     .option('--save-every <n>', 'also keep numbered checkpoints (and one at step 0) every N steps ("500", "500s") or N epochs ("2e"), for the trajectory plan', saveEvery)
     .option('--resume', 'continue from the last snapshot in --out', false)
+    .option('--profile <file>', 'profile the run: GPU time by kernel and by layer, and a trace for Perfetto in FILE')
     .action(async (o: TrainCliOptions, cmd: Command) => {
       // contradictions and files first, before any data loads or the GPU starts
       if (o.resume && !o.out) throw new Error('--resume: needs --out (the folder of the run to continue)');
@@ -132,11 +135,11 @@ export function trainCommand(): Command {
         },
       };
       checkTrainOptions(options);
-      const engine = await init();
+      const engine = await initTuned();
       const optimizerName = sam ? `${o.optimizer} over ${o.samBase}` : o.optimizer;
       console.error(`losscape train: ${o.model} with ${optimizerName} on ${trainSet.name} (${trainSet.labels.length} samples), adapter ${engine.adapter.description}`);
       if (o.resume && !holdsTrainState(o.out!)) console.error(`losscape train: nothing to resume in ${o.out}; starting from the beginning`);
-      const result = await train(options);
+      const result = await profiled(o.profile, () => train(options));
       console.log(JSON.stringify({ model: o.model, optimizer: o.optimizer, dataset: o.dataset, final: result.final, checkpoint: result.checkpoint }, null, 2));
     });
 }

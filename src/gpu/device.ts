@@ -9,6 +9,10 @@ export interface AdapterReport {
   software: boolean;
   limits: Record<string, number>;
   features: string[];
+  /** the adapter's subgroup sizes (0 where it does not say): kernels that exchange values within a
+   *  subgroup (the `subgroups` feature) need at least 8 lanes */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 // Dawn frees its instance when the object `create()` returned is collected, and the next mapAsync
@@ -61,6 +65,8 @@ export function describeAdapter(adapter: GPUAdapter): AdapterReport {
     software: /llvmpipe|lavapipe|swiftshader|software/.test(text),
     limits,
     features: [...adapter.features].sort(),
+    subgroupMinSize: info.subgroupMinSize ?? 0,
+    subgroupMaxSize: info.subgroupMaxSize ?? 0,
   };
 }
 
@@ -90,8 +96,9 @@ export async function requestDevice(): Promise<AcquiredDevice> {
   if (dawnGpu && /llvmpipe/i.test(report.description)) console.error(DAWN_NOTES_LABEL);
   const requiredLimits: Record<string, number> = {};
   for (const key of WANTED_LIMITS) requiredLimits[key] = adapter.limits[key];
-  const requiredFeatures: GPUFeatureName[] = [];
-  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // timestamps for the profiler (src/gpu/profiler.ts), subgroups for the kernels that exchange
+  // values between lanes (kernels/*_subgroups.wgsl), where the adapter has them
+  const requiredFeatures = (['timestamp-query', 'subgroups'] as const).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   device.lost.then((info) => {
     if (info.reason !== 'destroyed') console.error(`losscape: GPU device lost: ${info.message}`);

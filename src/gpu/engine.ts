@@ -2,8 +2,10 @@
 // encoder into which ops record their dispatches. Nothing waits for the GPU until a readback.
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { requestDevice, type AdapterReport } from './device.js';
-import { loadKernelSources } from './kernel-source.js';
+import { composeKernel, loadKernelSources } from './kernel-source.js';
 import { Params } from './params.js';
+import { Profiler } from './profiler.js';
+import { KernelSelection } from './selection.js';
 
 const PARAM_SLOT = 256; // minUniformBufferOffsetAlignment is at most 256 on every adapter
 const PARAM_SLOTS = 4096; // a batch holds at most this many dispatches before it is submitted
@@ -44,6 +46,9 @@ export class Engine {
   #submits = 0;
   #error: string | null = null;
   #lost: GPUDeviceLostInfo | null = null;
+  #profiler: Profiler | null = null;
+  /** which version of each kernel family runs (forced, tuned or default): selection.ts */
+  readonly kernels = new KernelSelection();
   /** Debug mode for tests: every buffer handed out by alloc() is first filled with a NaN pattern. */
   poison = false;
 
@@ -77,6 +82,14 @@ export class Engine {
     return this.device.limits;
   }
 
+  /**
+   * Lanes per subgroup that kernels exchanging values within one (kernels/*_subgroups.wgsl) can count
+   * on: the adapter's smallest subgroup where the device has the 'subgroups' feature, else 0.
+   */
+  get subgroupLanes(): number {
+    return this.device.features.has('subgroups') ? this.adapter.subgroupMinSize : 0;
+  }
+
   /** The largest workgroup size up to `preferred` that this adapter allows in one dimension. */
   workgroupSize(preferred: number): number {
     const l = this.device.limits;
@@ -90,8 +103,9 @@ export class Engine {
     if (p) return p;
     let module = this.#modules.get(kernel);
     if (!module) {
-      const code = this.#sources.get(kernel);
-      if (code === undefined) throw new Error(`unknown kernel "${kernel}" (no kernels/${kernel}.wgsl)`);
+      const { code, requires } = composeKernel(this.#sources, kernel);
+      const missing = requires.filter((f) => !this.device.features.has(f));
+      if (missing.length > 0) throw new Error(`kernel "${kernel}" needs the adapter feature ${missing.join(', ')}, which ${this.adapter.description || 'this adapter'} lacks`);
       module = this.device.createShaderModule({ code, label: kernel });
       this.#modules.set(kernel, module);
     }
@@ -101,6 +115,7 @@ export class Engine {
       compute: { module, entryPoint: entry, constants },
     });
     this.#pipelines.set(key, p);
+    this.#profiler?.created(key);
     return p;
   }
 
@@ -121,7 +136,7 @@ export class Engine {
   /** Records one dispatch into the current batch. */
   dispatch(spec: DispatchSpec): void {
     if (spec.workgroups === 0) return;
-    if (this.#paramSlots === PARAM_SLOTS) this.flush();
+    if (this.#paramSlots === PARAM_SLOTS || this.#profiler?.full) this.flush();
     const pipeline = this.pipeline(spec.kernel, spec.entry, spec.constants);
     const entries: GPUBindGroupEntry[] = [];
     if (spec.params) {
@@ -134,7 +149,7 @@ export class Engine {
       if (b) entries.push({ binding: i + 1, resource: 'buffer' in b ? b : { buffer: b } });
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.#computePass();
+    const pass = this.#profiler ? this.#profiledPass(spec) : this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const maxX = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -143,6 +158,30 @@ export class Engine {
     if (y > maxX) throw new Error(`${spec.kernel}: ${spec.workgroups} workgroups exceed the adapter's grid`);
     pass.dispatchWorkgroups(x, y);
     this.#dispatches++;
+    if (this.#profiler?.mode === 'wall-clock') this.flush();
+  }
+
+  /**
+   * Attaches a profiler (profiler.ts): from now on every dispatch is timed in a pass of its own, and
+   * submitted alone where the adapter has no timestamps. null detaches it. Returns it.
+   */
+  profile(profiler: Profiler | null = new Profiler(this.device)): Profiler | null {
+    this.flush();
+    this.#profiler = profiler;
+    return profiler;
+  }
+
+  get profiler(): Profiler | null {
+    return this.#profiler;
+  }
+
+  // profiling: a pass of its own per dispatch, with the profiler's timestamps
+  #profiledPass(spec: DispatchSpec): GPUComputePassEncoder {
+    const timestampWrites = this.#profiler!.dispatch(spec.kernel, spec.entry ?? 'main', spec.constants ?? {}, spec.workgroups);
+    this.#pass?.end();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#pass = this.#encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    return this.#pass;
   }
 
   #computePass(): GPUComputePassEncoder {
@@ -171,7 +210,9 @@ export class Engine {
     if (this.#paramSlots > 0) {
       this.device.queue.writeBuffer(this.#paramBuffer, 0, this.#paramBytes, 0, this.#paramSlots * PARAM_SLOT);
     }
+    const submitted = this.#profiler?.beforeSubmit(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
+    submitted?.();
     this.#encoder = null;
     this.#paramSlots = 0;
     this.#submits++;

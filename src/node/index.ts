@@ -11,3 +11,4 @@ export * from './landscape.js';
 export * from './display.js';
 export * from './render.js';
 export * from './viewer.js';
+export * from './tune.js';

@@ -5,12 +5,12 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { size, take } from '../nn/data.js';
 import { decodeSafetensors } from '../nn/safetensors.js';
+import { initTuned } from './tune.js';
 import { checkLandscapeSpec, prepareLandscape, type DirectionsSpec, type LandscapeJob, type PlanKind } from '../landscape/job.js';
 import { mergePartials, parsePartial, type PartialFile, type PartialStore, type LandscapeRun, type Shard } from '../landscape/run.js';
 import { summarizeSurface, surfaceCsv, surfaceVtk, type SurfaceFile, type SurfaceSummary } from '../landscape/surface.js';
 import { readSidecar } from './checkpoint.js';
 import { imageDataset, type ImageDatasetName } from './data.js';
-import { init } from '../tensor/runtime.js';
 import { readBytes, removeStaleTemporaries, writeAtomic } from './files.js';
 
 export interface LandscapeFileOptions {
@@ -126,7 +126,7 @@ export async function landscapeFromFiles(
   };
   const data = some('test', o.samples, 'samples');
   const calibration = o.batchNorm === 'recalibrate' ? some('train', o.calibration ?? 1000, 'calibration') : undefined;
-  await init();
+  await initTuned();
   const job = await prepareLandscape({
     config, checkpoints, plan: o.plan, range: o.range, yrange: o.yrange, steps: o.steps, directions,
     data, dataInfo: { dataset: o.dataset, split: 'test' }, batchSize: o.batchSize, evaluator: o.evaluator, batchNorm: o.batchNorm, calibration, chunk: o.chunk,

@@ -19,8 +19,29 @@ export interface AttentionOptions {
   scale?: number;
   /** mask keys after the query's own position */
   causal?: boolean;
-  /** the flash-style fused kernels (default), or matmul + softmax + matmul */
-  fused?: boolean;
+  /**
+   * v1: matmul, softmax, matmul (with their autograd; the score matrix materialized); v2: the
+   * flash-style fused kernels (kernels/attention.wgsl; v1 runs above their head dim of 128). By
+   * default the engine's pick for the sequence length (forced, tuned on this adapter, else v2:
+   * gpu/selection.ts): where matmul is fast, v1's backward can beat v2's.
+   */
+  version?: AttentionVersion;
+}
+
+export type AttentionVersion = 'v1' | 'v2';
+export const ATTENTION_VERSIONS: readonly AttentionVersion[] = ['v1', 'v2'];
+/** What runs when nothing is forced or tuned. */
+export const ATTENTION_DEFAULT: AttentionVersion = 'v2';
+
+/** The autotuner's shape class: by the number of keys (src/tensor/tune.ts). */
+export function attentionClass(keys: number): string {
+  return keys <= 64 ? 'short' : keys <= 256 ? 'medium' : 'long';
+}
+
+/** The version that runs: the one asked for, else the engine's pick; v1 above the kernels' head dim. */
+export function attentionVersion(keys: number, headDim: number, asked?: AttentionVersion): AttentionVersion {
+  if (headDim > MAX_HEAD_DIM || headDim < 1) return 'v1';
+  return asked ?? (getEngine().kernels.pick('attention', attentionClass(keys), ATTENTION_DEFAULT) as AttentionVersion);
 }
 
 const MAX_HEAD_DIM = 128; // kernels/attention.wgsl's 4·MAX_C
@@ -38,7 +59,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   }
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const causal = opts.causal ?? false;
-  if ((opts.fused ?? true) && d >= 1 && d <= MAX_HEAD_DIM) return fused(q, k, v, scale, causal);
+  if (attentionVersion(k.shape.at(-2)!, d, opts.version) === 'v2') return fused(q, k, v, scale, causal);
   return unfused(q, k, v, scale, causal);
 }
 
@@ -67,7 +88,7 @@ interface Layout {
  * selfAttention through attention() on q, k and v split off the packed qkv [..., T, 3·H·D]:
  * [..., T, 3, H, D] -> [3, ..., H, T, D]; the output [..., H, T, D] -> [..., T, H·D].
  */
-function splitHeads(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'fused'>, unfusedOnly: boolean): Tensor {
+function splitHeads(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'version'>, version: AttentionVersion): Tensor {
   const [t, w] = [qkv.shape.at(-2)!, qkv.shape.at(-1)! / 3];
   const d = w / heads;
   const lead = qkv.shape.slice(0, -2);
@@ -75,7 +96,7 @@ function splitHeads(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'fu
   const axes = lead.map((_, i) => i);
   const parts = permute(reshape(qkv, [...lead, t, 3, heads, d]), [n + 1, ...axes, n + 2, n, n + 3]);
   const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(parts, [i], [i + 1]), [...lead, heads, t, d])) as [Tensor, Tensor, Tensor];
-  return reshape(permute(attention(q, k, v, { ...opts, fused: !unfusedOnly }), [...axes, n + 1, n, n + 2]), [...lead, t, w]);
+  return reshape(permute(attention(q, k, v, { ...opts, version }), [...axes, n + 1, n, n + 2]), [...lead, t, w]);
 }
 
 /** Q [bh, sq, d], K and V [bh, sk, d] and O [bh, sq, d], each contiguous; dK and dV as [2, bh, sk, d]. */
@@ -93,10 +114,10 @@ const packed = (t: number, heads: number, d: number): Layout => {
  * Self-attention on a packed projection, as timm's Attention: qkv [..., T, 3·W] holds q, k and v
  * as [..., T, 3, heads, W/heads]; returns [..., T, W] with the heads side by side. The kernels read
  * and write those layouts directly (no permute or split before, no permute after), and the
- * gradient comes back packed the same way. Head dims above the kernels' 128 split q, k and v off and
- * run attention() (its unfused path).
+ * gradient comes back packed the same way. Version v1, and head dims above the kernels' 128, split
+ * q, k and v off and run attention()'s unfused path.
  */
-export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOptions, 'fused'> = {}): Tensor {
+export function selfAttention(qkv: Tensor, heads: number, opts: AttentionOptions = {}): Tensor {
   const op = 'selfAttention';
   requireF32(op, qkv);
   const w3 = qkv.shape.at(-1) ?? 0;
@@ -107,7 +128,7 @@ export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOp
   }
   const t = qkv.shape.at(-2)!;
   const lead = qkv.shape.slice(0, -2);
-  if (d > MAX_HEAD_DIM) return splitHeads(qkv, heads, opts, false);
+  if (attentionVersion(t, d, opts.version) === 'v1') return splitHeads(qkv, heads, opts, 'v1');
   const bh = numel(lead) * heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const layout = packed(t, heads, d);
@@ -115,7 +136,7 @@ export function selfAttention(qkv: Tensor, heads: number, opts: Omit<AttentionOp
   const lse = run(op, { qkv: [qkv, qkv, qkv], o, lse: [bh, t] }, bh, t, t, d, scale, opts.causal ?? false, layout);
   const out = record(op, [qkv], o, (g, [x, os, ls]) => {
     // createGraph: the unfused composition's gradient, which is differentiable again
-    if (isGradEnabled()) return vjpOf((xs) => splitHeads(xs, heads, opts, true), [x!], g);
+    if (isGradEnabled()) return vjpOf((xs) => splitHeads(xs, heads, opts, 'v1'), [x!], g);
     const dqkv = Tensor.empty(qkv.shape, 'f32', `${op} backward`);
     runBackward(`${op} backward`, { qkv: [x!, x!, x!], o: os!, lse: ls!, g, dq: dqkv, dkv: dqkv }, bh, t, t, d, scale, opts.causal ?? false, layout);
     return [dqkv];

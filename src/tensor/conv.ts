@@ -5,6 +5,7 @@ import { noGrad, record } from './autograd.js';
 import { permute, reshape } from './layout.js';
 import { requireF32 } from './elementwise.js';
 import { sum } from './reduce.js';
+import { tidy } from './scope.js';
 import { getEngine } from './runtime.js';
 import { shapeString } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -20,8 +21,36 @@ export interface Conv2dOptions {
   padding?: Pair;
   dilation?: Pair;
   groups?: number;
-  /** 'implicitGemm' (register-blocked) or 'direct' (one invocation per output: the bench baseline) */
-  kernel?: 'implicitGemm' | 'direct';
+  /**
+   * the forward's kernel version: v1 the direct loop (one invocation per output), v2 the
+   * register-blocked implicit GEMM (conv2d.wgsl), v3 the implicit GEMM whose lanes share their loads
+   * (conv2d_subgroups.wgsl; v2 runs where subgroups of 8 lanes are missing). By default the engine's
+   * pick for the shape class (forced, tuned on this adapter, else v2: gpu/selection.ts).
+   */
+  version?: Conv2dVersion;
+}
+
+export type Conv2dVersion = 'v1' | 'v2' | 'v3';
+export const CONV2D_VERSIONS: readonly Conv2dVersion[] = ['v1', 'v2', 'v3'];
+/** What runs when nothing is forced or tuned. */
+export const CONV2D_DEFAULT: Conv2dVersion = 'v2';
+
+/**
+ * The autotuner's shape class of a convolution's GEMM per group (src/tensor/tune.ts): a short sum
+ * per output (K = Cg·KH·KW below 32: a first layer on few channels), few output channels per group
+ * (at most 16: a tile's columns idle), or neither.
+ */
+export function conv2dClass(k: number, ocg: number): string {
+  return k < 32 ? 'shallow' : ocg <= 16 ? 'narrow' : 'wide';
+}
+
+/** The forward version that runs: the one asked for, else the engine's pick, then the fallbacks. */
+export function conv2dVersion(k: number, ocg: number, pooled: boolean, asked?: Conv2dVersion): Conv2dVersion {
+  const engine = getEngine();
+  let version = asked ?? (engine.kernels.pick('conv2d', conv2dClass(k, ocg), CONV2D_DEFAULT) as Conv2dVersion);
+  if (version === 'v3' && engine.subgroupLanes < 8) version = 'v2';
+  if (version === 'v1' && pooled) version = 'v2';
+  return version;
 }
 
 export const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
@@ -82,23 +111,31 @@ function geometry(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, op
  */
 export function conv2dPool2(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Conv2dOptions, relu: boolean): Tensor {
   const op = 'conv2dPool2';
-  const { n, oc, oh, ow, groups, params } = geometry(op, x, weight, bias, opts, relu);
+  const { n, oc, oh, ow, groups, params, cg, kh, kw } = geometry(op, x, weight, bias, opts, relu);
   const [ph, pw] = [Math.floor(oh / 2), Math.floor(ow / 2)];
   if (ph < 1 || pw < 1) throw new Error(`${op}: a ${oh}x${ow} convolution output has no 2x2 window`);
   const y = Tensor.empty([n, oc, ph, pw], 'f32', op);
-  forwardGemm(op, x, weight, bias, y, params(), tiling(groups, n * ph * pw, oc / groups, 1), groups, true);
+  const version = conv2dVersion(cg * kh * kw, oc / groups, true, opts.version);
+  forwardGemm(op, x, weight, bias, y, params(), version === 'v3' ? subgroupTiling(groups, 4 * n * ph * pw, oc / groups) : tiling(groups, n * ph * pw, oc / groups, 1), groups, true, version);
   return y;
+}
+
+/** conv2d_subgroups.wgsl's forward_sg: GN groups of 8 lanes along the channels (16 each), 8 / GN along the rows. */
+function subgroupTiling(groups: number, rows: number, ocg: number): { constants: Record<string, number>; workgroups: number } {
+  const gn = ocg <= 16 ? 1 : 2;
+  return { constants: { GN: gn }, workgroups: groups * Math.ceil(rows / (64 / gn)) * Math.ceil(ocg / (16 * gn)) };
 }
 
 /**
  * The implicit-GEMM forward (pooled or not), with the weights transposed per group to
  * [groups, Cg·KH·KW, OC/groups] so that 4 output channels at one tap are one vec4 load.
  */
-function forwardGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, y: Tensor, params: Params, tiles: ReturnType<typeof tiling>, groups: number, pool: boolean): void {
+function forwardGemm(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, y: Tensor, params: Params, tiles: ReturnType<typeof tiling>, groups: number, pool: boolean, version: Conv2dVersion): void {
   const ocg = weight.shape[0]! / groups;
   const wt = noGrad(() => permute(reshape(weight, [groups, ocg, -1]), [0, 2, 1]));
+  const [kernel, entry] = version === 'v3' ? ['conv2d_subgroups', 'forward_sg'] : ['conv2d', 'forward'];
   getEngine().dispatch({
-    kernel: 'conv2d', entry: 'forward', params, constants: { ...tiles.constants, POOL: pool ? 1 : 0, VEC4W: ocg % 4 === 0 ? 1 : 0 },
+    kernel, entry, params, constants: { ...tiles.constants, POOL: pool ? 1 : 0, VEC4W: ocg % 4 === 0 ? 1 : 0 },
     workgroups: tiles.workgroups, buffers: [x.buffer(op), wt.buffer4(op), (bias ?? weight).buffer(op), y.buffer(op)],
   });
   wt.dispose();
@@ -109,19 +146,20 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const geo = geometry(op, x, weight, bias, opts);
   const { n, oc, oh, ow, groups, params } = geo;
   const y = Tensor.empty([n, oc, oh, ow], 'f32', op);
-  if (opts.kernel === 'direct') {
+  const version = conv2dVersion(geo.cg * geo.kh * geo.kw, oc / groups, false, opts.version);
+  if (version === 'v1') {
     getEngine().dispatch({
       kernel: 'conv2d', entry: 'forward_direct', params: params(), workgroups: Math.ceil(y.size / 64),
       buffers: [x.buffer(op), weight.buffer(op), (bias ?? weight).buffer(op), y.buffer(op)],
     });
   } else {
-    forwardGemm(op, x, weight, bias, y, params(), tiling(groups, n * oh * ow, oc / groups), groups, false);
+    const tiles = version === 'v3' ? subgroupTiling(groups, n * oh * ow, oc / groups) : tiling(groups, n * oh * ow, oc / groups);
+    forwardGemm(op, x, weight, bias, y, params(), tiles, groups, false, version);
   }
   const inputs = [x, weight, ...(bias ? [bias] : [])];
-  const sameGeometry = { ...opts, kernel: undefined };
   return record(op, inputs, y, (g, [xs, ws], needs) => [
-    needs[0] ? inputGrad(g, ws!, geo, sameGeometry) : null,
-    needs[1] ? weightGrad(g, xs!, geo, sameGeometry) : null,
+    needs[0] ? inputGrad(g, ws!, geo, opts) : null,
+    needs[1] ? weightGrad(g, xs!, geo, opts) : null,
     ...(bias && needs[2] ? [sum(g, [0, 2, 3])] : []),
   ], [x, weight]);
 }
@@ -135,12 +173,23 @@ type Geometry = ReturnType<typeof geometry>;
  */
 function inputGrad(g: Tensor, w: Tensor, geo: Geometry, opts: Conv2dOptions): Tensor {
   const op = 'conv2d input gradient';
-  const { n, c, h, w: width, cg, groups, params } = geo;
+  const { n, c, h, w: width, cg, oc, kh, kw, groups, params } = geo;
   const dx = Tensor.empty([n, c, h, width], 'f32', op);
-  getEngine().dispatch({
-    kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * width, cg),
-    buffers: [g.buffer(op), w.buffer(op), dx.buffer(op)],
-  });
+  if (conv2dVersion(cg * kh * kw, oc / groups, false, opts.version) === 'v3') {
+    // input_sg reads the weights as [groups, OCg·KH·KW, Cg]: 4 input channels of a tap in one vec4
+    const wb = noGrad(() => tidy(() => reshape(permute(reshape(w, [groups, oc / groups, cg, kh * kw]), [0, 1, 3, 2]), [groups, -1, cg])));
+    const tiles = subgroupTiling(groups, n * h * width, cg);
+    getEngine().dispatch({
+      kernel: 'conv2d_subgroups', entry: 'input_sg', params: params(), workgroups: tiles.workgroups,
+      constants: { ...tiles.constants, VEC4W: cg % 4 === 0 ? 1 : 0 }, buffers: [g.buffer(op), wb.buffer4(op), dx.buffer(op)],
+    });
+    wb.dispose();
+  } else {
+    getEngine().dispatch({
+      kernel: 'conv2d', entry: 'backward_input', params: params(), ...tiling(groups, n * h * width, cg),
+      buffers: [g.buffer(op), w.buffer(op), dx.buffer(op)],
+    });
+  }
   return record(op, [g, w], dx, (gg, [gs, ws], needs) => [
     needs[0] ? conv2d(gg, ws!, null, opts) : null,
     needs[1] ? weightGrad(gs!, gg, geo, opts) : null,

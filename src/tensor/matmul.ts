@@ -15,8 +15,10 @@ export interface MatmulOptions {
   /** use bᵀ */
   transB?: boolean;
   /**
-   * kernel version (see kernels/matmul.wgsl); the fastest measured one by default. v4-v6 read A and
-   * B as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok).
+   * kernel version (kernels/matmul.wgsl, matmul_subgroups.wgsl); by default the engine's pick for
+   * the shape class (forced, tuned on this adapter, else v6: gpu/selection.ts). v4-v6 read A and B
+   * as vec4s and run v2 instead when the shapes do not allow that (see vec4Ok; v8 and v9 run v7);
+   * v7-v9 need subgroups of at least 8 lanes and run v6 where there are none.
    */
   version?: MatmulVersion;
   /**
@@ -29,16 +31,34 @@ export interface MatmulOptions {
   residual?: Tensor;
 }
 
-export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6';
+export type MatmulVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5' | 'v6' | 'v7' | 'v8' | 'v9';
 
-/** Output tile [rows, columns] of one workgroup of each version: sets the workgroup count. */
+/** Output tile [rows, columns] of one workgroup of each version (v7-v9 with 2 groups of lanes along N): sets the workgroup count. */
 const TILE: Record<MatmulVersion, readonly [number, number]> = {
-  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32],
+  v1: [16, 16], v2: [32, 32], v3: [8, 64], v4: [32, 32], v5: [64, 64], v6: [64, 32], v7: [32, 32], v8: [32, 32], v9: [64, 32],
 };
 export const MATMUL_VERSIONS = Object.keys(TILE) as MatmulVersion[];
+/** What runs when nothing is forced or tuned. */
+export const MATMUL_DEFAULT: MatmulVersion = 'v6';
 
-/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs. */
-const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6']);
+/** Versions that read A and B through vec4 views; they need vec4Ok, else v2 runs (v7 for v8, v9). */
+const VEC4 = new Set<MatmulVersion>(['v4', 'v5', 'v6', 'v8', 'v9']);
+/** Versions in kernels/matmul_subgroups.wgsl: they need subgroups of 8 lanes or more, else v6 runs. */
+const SUBGROUP = new Set<MatmulVersion>(['v7', 'v8', 'v9']);
+
+/**
+ * The autotuner's shape class of an M x K x N product (src/tensor/tune.ts times one representative
+ * of each): tiny ones are dominated by the dispatch, a thin output (a classifier's 10 columns) and
+ * a short K by the tile's edges and the epilogue, a narrow output (a Linear layer's few features) by
+ * idle tile columns.
+ */
+export function matmulClass(m: number, k: number, n: number): string {
+  if (m * k * n <= 1 << 18) return 'tiny';
+  if (n <= 16) return 'thin';
+  if (k < 128) return 'shallow';
+  if (Math.min(m, n) <= 128) return 'narrow';
+  return 'large';
+}
 
 /**
  * Whether the vec4 kernels can read op(A) = [m, k] and op(B) = [k, n]: the axis each operand is
@@ -110,12 +130,14 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     .dims(batchShape)
     .dims(aStrides)
     .dims(bStrides);
-  let version = opts.version ?? 'v6';
-  if (VEC4.has(version) && !vec4Ok(m, ka, n, transA, transB)) version = 'v2';
-  const [tm, tn] = TILE[version];
-  getEngine().dispatch({
-    kernel: 'matmul', entry: version,
-    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0, BIAS: bias ? 1 : 0, RES: residual ? 1 : 0 },
+  const engine = getEngine();
+  const version = matmulVersion(m, ka, n, transA, transB, opts.version);
+  // the subgroup versions' groups of 8 lanes stand in one column of 16 for a narrow output (GN = 1)
+  const gn = SUBGROUP.has(version) ? (n <= 16 ? 1 : 2) : 0;
+  const [tm, tn] = gn === 1 ? [2 * TILE[version][0], 16] : TILE[version];
+  engine.dispatch({
+    kernel: SUBGROUP.has(version) ? 'matmul_subgroups' : 'matmul', entry: version,
+    constants: { TA: transA ? 1 : 0, TB: transB ? 1 : 0, BIAS: bias ? 1 : 0, RES: residual ? 1 : 0, ...(gn ? { GN: gn } : {}) },
     // unused epilogue bindings get A (statically used by every entry point, never read)
     params, buffers: [ab, bb, c.buffer(op), bias?.buffer(op) ?? ab, residual?.buffer(op) ?? ab],
     workgroups: Math.ceil(m / tm) * Math.ceil(n / tn) * batch,
@@ -135,6 +157,18 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     if (residual) grads.push(needs[grads.length] ? reshape(g, residual.shape) : null);
     return grads;
   }, [a, b]);
+}
+
+/**
+ * The version that runs for op(A) = [m, k] and op(B) = [k, n]: the one asked for, else the engine's
+ * pick for the shape class, then the fallbacks where the adapter or the shape rule it out.
+ */
+export function matmulVersion(m: number, k: number, n: number, transA = false, transB = false, asked?: MatmulVersion): MatmulVersion {
+  const engine = getEngine();
+  let version = asked ?? (engine.kernels.pick('matmul', matmulClass(m, k, n), MATMUL_DEFAULT) as MatmulVersion);
+  if (SUBGROUP.has(version) && engine.subgroupLanes < 8) version = 'v6';
+  if (VEC4.has(version) && !vec4Ok(m, k, n, transA, transB)) version = SUBGROUP.has(version) ? 'v7' : 'v2';
+  return version;
 }
 
 function requireShape(op: string, t: Tensor, shape: readonly number[], what: string): Tensor {
