@@ -13,7 +13,7 @@ import * as L from '../src/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint.js';
 import { mnistSlice } from '../src/node/data.js';
 import { loadPageScript, serveViewer, type ViewerServer } from '../src/node/viewer.js';
-import { relativeError } from '../src/tensor/shape.js';
+import { assertClose, rmsScale } from './compare.js';
 import { hostRng, SEED } from './helpers.js';
 import * as A from './ref-autograd.js';
 import { ref } from './reference.js';
@@ -116,12 +116,9 @@ describe('the core in Chromium (WebGPU on SwiftShader)', () => {
       }, { op: c.op, shapes: c.shapes, inputs: inputs.map((d) => [...d]), weights: [...weights], args: c.args });
       expect(got.shape, c.what).toEqual(expected.shape);
       expect(got.out.some(Number.isNaN), `${c.what}: NaN in the output; ${seedNote}`).toBe(false);
-      const err = relativeError(got.out, expected.value.data);
-      expect(err, `${c.what}: forward error ${err.toExponential(2)}; ${seedNote}`).toBeLessThanOrEqual(1e-5);
-      got.grads.forEach((g, i) => {
-        const e = relativeError(g, vs[i]!.grad);
-        expect(e, `${c.what}: gradient of input ${i}, error ${e.toExponential(2)}; ${seedNote}`).toBeLessThanOrEqual(1e-4);
-      });
+      // element by element, each within its own size plus its tensor's RMS (test/compare.ts)
+      assertClose(got.out, expected.value.data, { rtol: 1e-5, atol: 0, name: 'page forward' }, `${c.what}: forward`, { scale: rmsScale(expected.value.data) });
+      got.grads.forEach((g, i) => assertClose(g, vs[i]!.grad, { rtol: 1e-4, atol: 0, name: 'page gradient' }, `${c.what}: gradient of input ${i}`, { scale: rmsScale(vs[i]!.grad) }));
     }
     expect(errors).toEqual([]);
     await page.close();
