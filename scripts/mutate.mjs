@@ -111,6 +111,11 @@ const MUTATIONS = [
     tests: ['test/landscape.test.ts'], filter: 'not 4-wide',
   },
   {
+    name: 'landscape combine_points scales the bias by 1.0001', file: 'kernels/landscape.wgsl',
+    find: 'v += bias4[(k * P.f + f) / 4u];', replace: 'v += 1.0001 * bias4[(k * P.f + f) / 4u];',
+    tests: ['test/landscape.test.ts'], filter: 'combineDense',
+  },
+  {
     name: 'VTK DIMENSIONS written ny nx', file: 'src/landscape/surface.ts',
     find: '`DIMENSIONS ${nx} ${ny} 1`', replace: '`DIMENSIONS ${ny} ${nx} 1`',
     tests: ['test/surface.test.ts'],
