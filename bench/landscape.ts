@@ -14,7 +14,7 @@ import {
   prepareEvalSet, presetConfig, Sequential, take, tidy, Tensor, type BatchedEvaluator, type EvalSet, type FlatParameters, type Layer, type Module,
 } from '../src/index.js';
 import { mnist } from '../src/node/index.js';
-import { arg, describe, fmaCeiling } from './harness.js';
+import { arg, describe, fmaCeiling, stats } from './harness.js';
 
 const sampleCounts = arg('samples', '1000,10000').split(',').map(Number);
 const grids = arg('grids', '21,51').split(',').map(Number);
@@ -109,7 +109,7 @@ interface Side {
 }
 
 const test = mnist('test');
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
+const median = (v: number[]) => stats(v).median;
 const digits = (rate: number) => (rate < 1 ? rate.toPrecision(2) : rate.toFixed(2));
 const range = (v: number[]) => (v.length > 1 ? ` (${digits(Math.min(...v))}-${digits(Math.max(...v))})` : '');
 for (const name of models) {
